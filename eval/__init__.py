@@ -1,0 +1,1 @@
+"""Experiments: configs, the cell runner, metrics, results and the command line."""

@@ -1,0 +1,150 @@
+"""Experiment configuration: pydantic models that refuse unknown keys, loaded from YAML.
+
+Precedence is CLI > YAML > defaults. Paths in a YAML file are relative to that file; paths given on the
+command line are relative to the working directory.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from rag.errors import InputError
+from rag.plugin import validation_to_input_error
+
+
+class Strict(BaseModel):
+    """Base for config sections: unknown keys are errors."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class ComponentConfig(Strict):
+    """A pluggable stage chosen by registry name, with its parameters."""
+
+    kind: str
+    params: dict[str, Any] = Field(default_factory=dict)
+
+
+class PluginSpec(Strict):
+    """An attack or defense by registry name, with its parameters."""
+
+    name: str
+    params: dict[str, Any] = Field(default_factory=dict)
+
+
+class DataConfig(Strict):
+    """Where the corpus, questions and targets come from (None: the bundled clinical_mini set)."""
+
+    corpus: str | None = None
+    questions: str | None = None
+    targets: str | None = None
+
+
+def _as_specs(value: Any) -> Any:
+    if isinstance(value, (str, dict)):
+        value = [value]
+    if isinstance(value, list):
+        return [{"name": item} if isinstance(item, str) else item for item in value]
+    return value
+
+
+class ExperimentConfig(Strict):
+    """One experiment: the RAG stack, the data and the grid of attacks x defenses x poison amounts."""
+
+    seed: int = 0
+    k: int = Field(5, ge=1)
+    fetch_k: int = Field(20, ge=1, description="candidates retrieved for the defenses to filter")
+    max_questions: int | None = Field(None, ge=1)
+    embedder: ComponentConfig = ComponentConfig(kind="sentence-transformers")
+    store: ComponentConfig = ComponentConfig(kind="faiss")
+    retriever: ComponentConfig = ComponentConfig(kind="dense")
+    generator: ComponentConfig = ComponentConfig(kind="extractive")
+    data: DataConfig = DataConfig()
+    attacks: list[PluginSpec] = Field(default_factory=lambda: [PluginSpec(name="none")])
+    defenses: list[PluginSpec] = Field(default_factory=lambda: [PluginSpec(name="none")])
+    poison_per_target: list[int] = Field(default_factory=lambda: [5])
+
+    @field_validator("attacks", "defenses", mode="before")
+    @classmethod
+    def _specs(cls, value: Any) -> Any:
+        return _as_specs(value)
+
+    @field_validator("poison_per_target", mode="before")
+    @classmethod
+    def _as_list(cls, value: Any) -> Any:
+        return [value] if isinstance(value, int) else value
+
+    @field_validator("poison_per_target")
+    @classmethod
+    def _positive(cls, value: list[int]) -> list[int]:
+        if not value or any(n < 1 for n in value):
+            raise ValueError("must be one or more integers >= 1")
+        return value
+
+    def config_hash(self) -> str:
+        """Stable hash of the resolved configuration."""
+        blob = json.dumps(self.model_dump(mode="json"), sort_keys=True).encode()
+        return hashlib.sha256(blob).hexdigest()[:16]
+
+
+def _set_dotted(tree: dict[str, Any], dotted: str, value: Any) -> None:
+    parts = dotted.split(".")
+    node = tree
+    for part in parts[:-1]:
+        child = node.setdefault(part, {})
+        if not isinstance(child, dict):
+            raise InputError(f"cannot set a key under non-mapping {part!r}", field=dotted)
+        node = child
+    node[parts[-1]] = value
+
+
+def parse_override(item: str) -> tuple[str, Any]:
+    """Parse one ``dotted.key=value`` override; the value is read as YAML."""
+    key, sep, raw = item.partition("=")
+    if not sep or not key.strip():
+        raise InputError(f"expected dotted.key=value, got {item!r}", field="--set")
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else None
+    except yaml.YAMLError:
+        value = raw
+    return key.strip(), value
+
+
+def load_config(path: str | Path | None, overrides: list[str] = (), data: dict[str, str | None] | None = None,
+                ) -> ExperimentConfig:
+    """Read a YAML config, apply ``--set`` overrides and data paths, and validate."""
+    tree: dict[str, Any] = {}
+    where = None
+    if path is not None:
+        path = Path(path)
+        where = str(path)
+        if not path.is_file():
+            raise InputError("no such config file", path=path)
+        try:
+            tree = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            raise InputError("malformed YAML", path=path, line=mark.line + 1 if mark else None) from None
+        if not isinstance(tree, dict):
+            raise InputError("expected a mapping at the top level", path=path)
+        section = tree.get("data")
+        if isinstance(section, dict):
+            for key, value in section.items():
+                if isinstance(value, str) and not Path(value).is_absolute():
+                    section[key] = str((path.parent / value).resolve())
+    for item in overrides:
+        key, value = parse_override(item)
+        _set_dotted(tree, key, value)
+    for key, value in (data or {}).items():
+        if value is not None:
+            _set_dotted(tree, f"data.{key}", str(Path(value).resolve()))
+    try:
+        return ExperimentConfig(**tree)
+    except ValidationError as exc:
+        raise validation_to_input_error(exc, path=where) from None

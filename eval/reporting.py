@@ -1,0 +1,55 @@
+"""The one place CLI output is written: tables, progress lines and errors."""
+
+from __future__ import annotations
+
+import math
+import sys
+
+TABLE_COLUMNS = (
+    ("attack", "attack"), ("defense", "defense"), ("N", "poison_per_target"), ("n", "n_questions"),
+    ("clean_acc", "clean_accuracy"), ("acc_attack", "accuracy_under_attack"), ("asr", "asr"),
+    ("asr_95ci", None), ("tgt_clean", "target_rate_clean"), ("flip", "flip_rate"),
+    ("p@k", "poison_precision_at_k"), ("r@k", "poison_recall_at_k"), ("hit", "poison_hit_rate"),
+)
+
+
+def _fmt(value) -> str:
+    if isinstance(value, float):
+        return "-" if math.isnan(value) else f"{value:.3f}"
+    return str(value)
+
+
+def summary_table(rows: list[dict]) -> str:
+    """Render cell summaries as a fixed-width text table."""
+    header = [name for name, _ in TABLE_COLUMNS]
+    body = []
+    for row in rows:
+        cells = []
+        for name, key in TABLE_COLUMNS:
+            if key is None:
+                cells.append(f"[{_fmt(row['asr_ci_low'])}, {_fmt(row['asr_ci_high'])}]")
+            else:
+                value = row[key]
+                cells.append("-" if name == "N" and row["attack"] == "none" else _fmt(value))
+        body.append(cells)
+    widths = [max(len(str(x)) for x in col) for col in zip(header, *body)]
+    lines = ["  ".join(str(c).ljust(w) for c, w in zip(line, widths)).rstrip() for line in [header, *body]]
+    return "\n".join(lines)
+
+
+def emit(text: str = "") -> None:
+    """Write a line of normal output."""
+    sys.stdout.write(text + "\n")
+    sys.stdout.flush()
+
+
+def progress(text: str) -> None:
+    """Write a progress line to stderr."""
+    sys.stderr.write(f"[ragpoison] {text}\n")
+    sys.stderr.flush()
+
+
+def error(text: str) -> None:
+    """Write a one-line error to stderr."""
+    sys.stderr.write(f"ragpoison: error: {text}\n")
+    sys.stderr.flush()

@@ -1,0 +1,155 @@
+"""Results: per-trial records, per-cell summaries and a manifest, each written atomically."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from eval import metrics
+
+SUMMARY_COLUMNS = (
+    "attack", "defense", "poison_per_target", "n_questions", "clean_accuracy", "accuracy_under_attack",
+    "asr", "asr_ci_low", "asr_ci_high", "target_rate_clean", "flip_rate", "poison_precision_at_k",
+    "poison_recall_at_k", "poison_f1_at_k", "poison_hit_rate", "k", "craft_seconds", "defense_ms_per_question",
+)
+PACKAGES = ("ragpoison", "numpy", "faiss-cpu", "sentence-transformers", "torch", "transformers", "pydantic",
+            "pandas", "pyarrow")
+
+
+def summarize(trials: list[dict], k: int) -> list[dict]:
+    """One summary row per (attack, defense, poison_per_target) cell, in first-seen order."""
+    cells: dict[tuple, list[dict]] = {}
+    for row in trials:
+        cells.setdefault((row["attack"], row["defense"], row["poison_per_target"]), []).append(row)
+    return [summarize_cell(rows, k) for rows in cells.values()]
+
+
+def summarize_cell(rows: list[dict], k: int) -> dict[str, Any]:
+    """Metrics of one cell from its trial records."""
+    first = rows[0]
+    n = len(rows)
+    hits = sum(r["answered_target"] for r in rows)
+    low, high = metrics.wilson_interval(hits, n)
+    poison_ids = {d for r in rows for d in r["own_poison_ids"]} | {d for r in rows for d in r["context_poison_ids"]}
+    context = [r["context_ids"] for r in rows]
+    attacked = first["attack"] != "none"
+    precision = metrics.poison_precision(context, poison_ids, k) if attacked else 0.0
+    recall = metrics.poison_recall(context, [set(r["own_poison_ids"]) for r in rows], k)
+    return {
+        "attack": first["attack"], "defense": first["defense"], "poison_per_target": first["poison_per_target"],
+        "n_questions": n,
+        "clean_accuracy": metrics.rate(r["clean_correct"] for r in rows),
+        "accuracy_under_attack": metrics.rate(r["correct"] for r in rows),
+        "asr": hits / n, "asr_ci_low": low, "asr_ci_high": high,
+        "target_rate_clean": metrics.rate(r["clean_answer"] == r["target"] for r in rows),
+        "flip_rate": metrics.flip_rate([r["clean_correct"] for r in rows], [r["answered_target"] for r in rows]),
+        "poison_precision_at_k": precision,
+        "poison_recall_at_k": recall,
+        "poison_f1_at_k": metrics.f1(precision, recall),
+        "poison_hit_rate": metrics.poison_hit_rate(context, poison_ids, k) if attacked else 0.0,
+        "k": k,
+        "craft_seconds": first["craft_seconds"],
+        "defense_ms_per_question": metrics.rate_mean(r["defense_ms"] for r in rows),
+    }
+
+
+def _atomic_write(path: Path, write) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        write(Path(tmp))
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def package_versions() -> dict[str, str]:
+    """Installed versions of the packages that shape results."""
+    versions = {}
+    for name in PACKAGES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = "not installed"
+    return versions
+
+
+@dataclass
+class Results:
+    """An experiment's trials, cell summaries and provenance."""
+
+    trials: list[dict]
+    summary: list[dict]
+    config: Any = None
+    inputs: Any = None
+    embedder: Any = None
+    manifest: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not self.manifest and self.config is not None:
+            self.manifest = self._build_manifest()
+
+    def _build_manifest(self) -> dict:
+        inputs, embedder = self.inputs, self.embedder
+        return {
+            "config": self.config.model_dump(mode="json"),
+            "config_hash": self.config.config_hash(),
+            "seed": self.config.seed,
+            "data": inputs.paths if inputs else None,
+            "corpus_sha256": inputs.corpus_hash if inputs else None,
+            "n_passages": len(inputs.corpus) if inputs else None,
+            "n_questions": len(inputs.questions) if inputs else None,
+            "targets_assigned_by_seed": sum(t.assigned_by_seed for t in inputs.targets.values()) if inputs else None,
+            "embedder": {"kind": self.config.embedder.kind,
+                         "model_path": str(getattr(embedder, "model_path", "")),
+                         "identity": getattr(embedder, "identity", "")},
+            "packages": package_versions(),
+            "python": sys.version.split()[0],
+            "platform": platform.platform(),
+        }
+
+    def to_dataframe(self):
+        """Trials in long format: one row per question per cell."""
+        import pandas as pd
+
+        return pd.DataFrame(self.trials)
+
+    def summary_dataframe(self):
+        """One row per cell."""
+        import pandas as pd
+
+        return pd.DataFrame(self.summary, columns=list(SUMMARY_COLUMNS))
+
+    def write(self, out_dir: str | Path) -> dict[str, Path]:
+        """Write summary.csv, trials.parquet and manifest.json (each atomically)."""
+        out = Path(out_dir)
+        paths = {"summary": out / "summary.csv", "trials": out / "trials.parquet", "manifest": out / "manifest.json"}
+        _atomic_write(paths["trials"], lambda p: self.to_dataframe().to_parquet(p, index=False))
+        _atomic_write(paths["summary"], lambda p: self.summary_dataframe().to_csv(p, index=False))
+        _atomic_write(paths["manifest"],
+                      lambda p: p.write_text(json.dumps(self.manifest, indent=2, sort_keys=True) + "\n"))
+        return paths
+
+    @classmethod
+    def read(cls, out_dir: str | Path) -> Results:
+        """Read results written by ``write``."""
+        import pandas as pd
+
+        out = Path(out_dir)
+        trials = pd.read_parquet(out / "trials.parquet").to_dict("records")
+        for row in trials:
+            for key, value in row.items():
+                if hasattr(value, "tolist"):
+                    row[key] = value.tolist()
+        summary = pd.read_csv(out / "summary.csv").to_dict("records")
+        manifest = json.loads((out / "manifest.json").read_text())
+        return cls(trials=trials, summary=summary, manifest=manifest)

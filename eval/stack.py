@@ -1,0 +1,95 @@
+"""Build the RAG stack and the experiment's inputs from a config."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+from corpora import bundled
+from eval.config import ExperimentConfig
+from poisoning.defenses.base import Defense
+from rag.embedders.base import Embedder
+from rag.generators.base import Generator
+from rag.loaders import corpus_files, load_corpus, load_questions, load_targets
+from rag.registry import DEFENSES, EMBEDDERS, GENERATORS, RETRIEVERS, STORES
+from rag.retrievers.base import Retriever
+from rag.types import Corpus, Question, Target
+
+
+@dataclass
+class Inputs:
+    """The clean corpus, the questions and their targets, with where they came from."""
+
+    corpus: Corpus
+    questions: dict[str, Question]
+    targets: dict[str, Target]
+    paths: dict[str, str | None]
+    corpus_hash: str
+
+
+def data_paths(config: ExperimentConfig) -> dict[str, str | None]:
+    """Resolve data paths; an unset corpus means the bundled set (questions and targets with it)."""
+    data = config.data
+    if data.corpus is None:
+        default = {key: str(value) for key, value in bundled().items()}
+        return {"corpus": default["corpus"], "questions": data.questions or default["questions"],
+                "targets": data.targets if data.questions else (data.targets or default["targets"])}
+    if data.questions is None:
+        from rag.errors import InputError
+
+        raise InputError("a custom corpus needs a question file too (--questions)", field="data.questions")
+    return {"corpus": data.corpus, "questions": data.questions, "targets": data.targets}
+
+
+def hash_files(files: list[Path]) -> str:
+    """sha256 over the names and bytes of files."""
+    digest = hashlib.sha256()
+    for file in files:
+        digest.update(file.name.encode())
+        digest.update(file.read_bytes())
+    return digest.hexdigest()
+
+
+def load_inputs(config: ExperimentConfig) -> Inputs:
+    """Load and validate the corpus, questions and targets."""
+    paths = data_paths(config)
+    corpus = load_corpus(paths["corpus"])
+    questions = load_questions(paths["questions"])
+    if config.max_questions is not None:
+        questions = dict(list(questions.items())[: config.max_questions])
+    targets = load_targets(paths["targets"], questions, config.seed)
+    targets = {q: t for q, t in targets.items() if q in questions}
+    return Inputs(corpus, questions, targets, paths, hash_files(corpus_files(paths["corpus"])))
+
+
+@dataclass
+class Stack:
+    """The RAG pipeline's stages, built and ready."""
+
+    embedder: Embedder
+    retriever: Retriever
+    generator: Generator
+
+
+def build_stack(config: ExperimentConfig) -> Stack:
+    """Instantiate embedder, store, retriever and generator from the registry."""
+    embedder = EMBEDDERS.create(config.embedder.kind, config.embedder.params, key="embedder.kind")
+    store = STORES.create(config.store.kind, config.store.params, key="store.kind", dim=embedder.dim)
+    retriever = RETRIEVERS.create(config.retriever.kind, config.retriever.params, key="retriever.kind",
+                                  embedder=embedder, store=store)
+    generator = GENERATORS.create(config.generator.kind, config.generator.params, key="generator.kind")
+    return Stack(embedder, retriever, generator)
+
+
+def build_defense_chain(name: str, params: dict) -> list[Defense]:
+    """A defense chain from a name like 'provenance+dedup' ('none' is the empty chain)."""
+    if name == "none":
+        return []
+    parts = name.split("+")
+    if len(parts) > 1 and params:
+        from rag.errors import InputError
+
+        raise InputError("params cannot be given to a chain; list each defense's params separately",
+                         field=f"defenses.{name}")
+    return [DEFENSES.create(part, params, key="defenses") for part in parts]

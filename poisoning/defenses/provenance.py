@@ -1,0 +1,28 @@
+"""Provenance allowlist: only passages from trusted sources reach the reader."""
+
+from __future__ import annotations
+
+from poisoning.defenses.base import Candidate, Defense
+from rag.plugin import Params
+from rag.registry import DEFENSES
+from rag.types import Question
+
+DEFAULT_TRUSTED = ("pubmed", "statpearls", "textbook", "textbooks", "guideline")
+
+
+class ProvenanceParams(Params):
+    """Parameters of the provenance filter."""
+
+    trusted_sources: tuple[str, ...] = DEFAULT_TRUSTED
+
+
+@DEFENSES.register("provenance")
+class ProvenanceFilter(Defense):
+    """Keep only passages whose `source` metadata is on an allowlist of trusted sources."""
+
+    Params = ProvenanceParams
+
+    def verdicts(self, question: Question, candidates: list[Candidate]) -> list[bool]:
+        """Keep a candidate when its source (case-insensitive) is trusted."""
+        trusted = {s.lower() for s in self.params.trusted_sources}
+        return [c.passage.get("source", "").lower() in trusted for c in candidates]

@@ -1,0 +1,1 @@
+"""The RAG stack under test: loaders, embedders, stores, retrievers and generators."""

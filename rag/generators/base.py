@@ -1,0 +1,28 @@
+"""The Generator base: a question plus its context passages in, an option letter out."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+
+from rag.plugin import Plugin
+from rag.types import Answer, Corpus, Question
+
+
+@dataclass(frozen=True)
+class ReaderInput:
+    """One question with the passages the reader may use, best first."""
+
+    question: Question
+    passages: tuple[dict[str, str], ...]
+
+
+class Generator(Plugin, ABC):
+    """Answers multiple-choice questions from retrieved passages."""
+
+    def fit(self, corpus: Corpus) -> None:  # noqa: B027 - optional hook
+        """Learn corpus statistics (e.g. term weights) before answering; optional."""
+
+    @abstractmethod
+    def answer(self, batch: list[ReaderInput]) -> list[Answer]:
+        """Answer a batch of questions; one Answer per input, in order."""

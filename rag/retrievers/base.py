@@ -1,0 +1,34 @@
+"""The Retriever base: index a corpus, overlay and remove passages, retrieve a run."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+
+from rag.plugin import Plugin
+from rag.types import Corpus, Queries, Run
+
+
+def passage_text(passage: dict[str, str]) -> str:
+    """The text a passage is indexed under: MedRAG's ``contents`` (title + '. ' + content)."""
+    title = passage.get("title", "")
+    return f"{title}. {passage['text']}" if title else passage["text"]
+
+
+class Retriever(Plugin, ABC):
+    """Finds the passages most relevant to each query among the indexed ones."""
+
+    @abstractmethod
+    def index(self, corpus: Corpus) -> None:
+        """Index the clean corpus once."""
+
+    @abstractmethod
+    def add(self, passages: Corpus) -> None:
+        """Overlay extra passages (poison) without touching what is indexed."""
+
+    @abstractmethod
+    def remove(self, doc_ids: list[str]) -> None:
+        """Remove overlaid passages, leaving the index as it was before ``add``."""
+
+    @abstractmethod
+    def retrieve(self, queries: Queries, k: int) -> Run:
+        """Top-k documents per query as a BEIR run {qid: {doc_id: score}}, best first."""

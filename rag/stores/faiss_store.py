@@ -1,0 +1,73 @@
+"""FAISS inner-product store with exact add/delete so poison can be overlaid and removed."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from rag.plugin import Params
+from rag.registry import STORES
+from rag.stores.base import VectorStore
+
+
+class FaissParams(Params):
+    """Parameters of the FAISS store."""
+
+    index: str = "flat"
+
+
+@STORES.register("faiss")
+class FaissStore(VectorStore):
+    """Exact FAISS inner-product index (IndexIDMap2 over IndexFlatIP)."""
+
+    Params = FaissParams
+
+    def __init__(self, params: FaissParams | None = None, *, dim: int) -> None:
+        super().__init__(params)
+        import faiss
+
+        self.dim = dim
+        self._index = faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
+        self._int_of: dict[str, int] = {}
+        self._str_of: dict[int, str] = {}
+        self._next = 0
+
+    def add(self, ids: list[str], vectors: np.ndarray) -> None:
+        """Add vectors under new string ids."""
+        if len(ids) != len(vectors):
+            raise ValueError("ids and vectors differ in length")
+        clash = [i for i in ids if i in self._int_of]
+        if clash or len(set(ids)) != len(ids):
+            raise ValueError(f"ids already in store: {clash[:3] or 'repeated in batch'}")
+        ints = np.arange(self._next, self._next + len(ids), dtype=np.int64)
+        self._next += len(ids)
+        self._index.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32), ints)
+        for doc_id, num in zip(ids, ints.tolist()):
+            self._int_of[doc_id] = num
+            self._str_of[num] = doc_id
+
+    def delete(self, ids: list[str]) -> None:
+        """Remove ids from the index."""
+        missing = [i for i in ids if i not in self._int_of]
+        if missing:
+            raise KeyError(f"ids not in store: {missing[:3]}")
+        ints = np.array([self._int_of.pop(i) for i in ids], dtype=np.int64)
+        for num in ints.tolist():
+            del self._str_of[num]
+        self._index.remove_ids(ints)
+
+    def search(self, vectors: np.ndarray, k: int) -> list[list[tuple[str, float]]]:
+        """Exact top-k by inner product."""
+        k = min(k, self._index.ntotal)
+        if k == 0:
+            return [[] for _ in range(len(vectors))]
+        scores, ints = self._index.search(np.ascontiguousarray(vectors, dtype=np.float32), k)
+        return [[(self._str_of[n], float(s)) for s, n in zip(row_s, row_i) if n >= 0]
+                for row_s, row_i in zip(scores, ints)]
+
+    def ids(self) -> list[str]:
+        """Ids in insertion order."""
+        return [self._str_of[n] for n in sorted(self._str_of)]
+
+    def vector(self, doc_id: str) -> np.ndarray:
+        """The stored vector of one id."""
+        return self._index.reconstruct(self._int_of[doc_id])

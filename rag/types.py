@@ -1,0 +1,41 @@
+"""Plain data shapes passed between stages (BEIR-shaped at the seams)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+# corpus: {doc_id: {"title": str, "text": str, "source": str, "published": str, "reference": str, ...}}
+Corpus = dict[str, dict[str, str]]
+# queries: {qid: question text}
+Queries = dict[str, str]
+# run: {qid: {doc_id: score}}
+Run = dict[str, dict[str, float]]
+
+
+@dataclass(frozen=True)
+class Question:
+    """A multiple-choice clinical question in the MIRAGE shape."""
+
+    qid: str
+    question: str
+    options: dict[str, str]
+    answer: str
+    dataset: str = ""
+
+
+@dataclass(frozen=True)
+class Target:
+    """The wrong, harmful option an attacker wants a question answered with."""
+
+    option: str
+    severity: str = "medium"
+    assigned_by_seed: bool = False
+
+
+@dataclass(frozen=True)
+class Answer:
+    """A generator's answer to one question: the chosen letter and per-option support."""
+
+    letter: str
+    scores: dict[str, float] = field(default_factory=dict)
+    text: str = ""
