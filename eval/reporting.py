@@ -32,8 +32,9 @@ def summary_table(rows: list[dict]) -> str:
                 value = row[key]
                 cells.append("-" if name == "N" and row["attack"] == "none" else _fmt(value))
         body.append(cells)
-    widths = [max(len(str(x)) for x in col) for col in zip(header, *body)]
-    lines = ["  ".join(str(c).ljust(w) for c, w in zip(line, widths)).rstrip() for line in [header, *body]]
+    widths = [max(len(str(x)) for x in col) for col in zip(header, *body, strict=True)]
+    lines = ["  ".join(str(c).ljust(w) for c, w in zip(line, widths, strict=True)).rstrip()
+             for line in [header, *body]]
     return "\n".join(lines)
 
 

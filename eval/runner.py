@@ -12,7 +12,7 @@ from eval.stack import Inputs, Stack, build_defense_chain, build_stack, load_inp
 from poisoning.attacks.base import AttackContext, Poison
 from poisoning.defenses.base import Candidate, Defense, apply_chain
 from rag.generators.base import ReaderInput
-from rag.registry import ATTACKS
+from rag.registry import ATTACKS, EMBEDDERS, GENERATORS, RETRIEVERS, STORES
 from rag.types import Run
 
 Progress = Callable[[str], None]
@@ -39,7 +39,11 @@ def conditions(config: ExperimentConfig) -> list[Condition]:
 
 
 def check_names(config: ExperimentConfig) -> dict[str, list[Defense]]:
-    """Resolve every attack and defense name before any heavy work; returns the defense chains."""
+    """Resolve every plugin name and its params before any heavy work; returns the defense chains."""
+    for registry, section, key in ((EMBEDDERS, config.embedder, "embedder"), (STORES, config.store, "store"),
+                                   (RETRIEVERS, config.retriever, "retriever"),
+                                   (GENERATORS, config.generator, "generator")):
+        registry.get(section.kind, key=f"{key}.kind").parse_params(section.params, key=key)
     for spec in config.attacks:
         if spec.name != "none":
             ATTACKS.get(spec.name, key="attacks").parse_params(spec.params, key=f"attacks.{spec.name}")

@@ -92,4 +92,4 @@ def build_defense_chain(name: str, params: dict) -> list[Defense]:
 
         raise InputError("params cannot be given to a chain; list each defense's params separately",
                          field=f"defenses.{name}")
-    return [DEFENSES.create(part, params, key="defenses") for part in parts]
+    return [DEFENSES.create(part, params, key=f"defenses.{part}") for part in parts]

@@ -44,7 +44,7 @@ class EmbeddingCache:
         with self._conn:
             self._conn.executemany(
                 "INSERT OR REPLACE INTO vectors (model, key, vec) VALUES (?, ?, ?)",
-                [(self.model, key, vec.astype(np.float32).tobytes()) for key, vec in zip(keys, vectors)])
+                [(self.model, key, vec.astype(np.float32).tobytes()) for key, vec in zip(keys, vectors, strict=True)])
 
     def close(self) -> None:
         """Close the database."""

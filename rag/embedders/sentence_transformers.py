@@ -71,6 +71,9 @@ class SentenceTransformersEmbedder(Embedder):
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
         from sentence_transformers import SentenceTransformer
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()
 
         return SentenceTransformer(str(self.model_path), device=self.params.device)
 
@@ -107,9 +110,9 @@ class SentenceTransformersEmbedder(Embedder):
             return self._encode_raw(texts)
         keys = [text_key(t) for t in texts]
         found = cache.get_many(keys)
-        missing = sorted({k: t for k, t in zip(keys, texts) if k not in found}.items())
+        missing = sorted({k: t for k, t in zip(keys, texts, strict=True) if k not in found}.items())
         if missing:
             fresh = self._encode_raw([t for _, t in missing])
             cache.put_many([k for k, _ in missing], fresh)
-            found.update({k: v for (k, _), v in zip(missing, fresh)})
+            found.update({k: v for (k, _), v in zip(missing, fresh, strict=True)})
         return np.stack([found[k] for k in keys]).astype(np.float32, copy=False)

@@ -44,4 +44,4 @@ class DenseRetriever(Retriever):
         """Embed the queries in one batch and search."""
         qids = list(queries)
         hits = self.store.search(self.embedder.encode([queries[q] for q in qids]), k)
-        return {qid: dict(row) for qid, row in zip(qids, hits)}
+        return {qid: dict(row) for qid, row in zip(qids, hits, strict=True)}

@@ -41,7 +41,7 @@ class FaissStore(VectorStore):
         ints = np.arange(self._next, self._next + len(ids), dtype=np.int64)
         self._next += len(ids)
         self._index.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32), ints)
-        for doc_id, num in zip(ids, ints.tolist()):
+        for doc_id, num in zip(ids, ints.tolist(), strict=True):
             self._int_of[doc_id] = num
             self._str_of[num] = doc_id
 
@@ -61,8 +61,8 @@ class FaissStore(VectorStore):
         if k == 0:
             return [[] for _ in range(len(vectors))]
         scores, ints = self._index.search(np.ascontiguousarray(vectors, dtype=np.float32), k)
-        return [[(self._str_of[n], float(s)) for s, n in zip(row_s, row_i) if n >= 0]
-                for row_s, row_i in zip(scores, ints)]
+        return [[(self._str_of[n], float(s)) for s, n in zip(row_s, row_i, strict=True) if n >= 0]
+                for row_s, row_i in zip(scores, ints, strict=True)]
 
     def ids(self) -> list[str]:
         """Ids in insertion order."""

@@ -1,0 +1,34 @@
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _isolated_cache(tmp_path_factory):
+    """Every test run embeds into its own cache, so a stale cache can never hide a bug."""
+    cache = tmp_path_factory.mktemp("embedding-cache")
+    old = os.environ.get("RAGPOISON_CACHE")
+    os.environ["RAGPOISON_CACHE"] = str(cache)
+    yield cache
+    if old is None:
+        os.environ.pop("RAGPOISON_CACHE", None)
+    else:
+        os.environ["RAGPOISON_CACHE"] = old
+
+
+@pytest.fixture(scope="session")
+def embedder():
+    from rag.embedders.sentence_transformers import SentenceTransformersEmbedder
+
+    return SentenceTransformersEmbedder()
+
+
+@pytest.fixture
+def tiny(tmp_path) -> dict[str, Path]:
+    from tests.builders import write_dataset
+
+    return write_dataset(tmp_path / "tiny")
