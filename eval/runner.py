@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from eval.config import ExperimentConfig, PluginSpec
 from eval.results import Results, summarize
@@ -30,12 +32,40 @@ class Condition:
         """True for the no-attack condition."""
         return self.attack.name == "none"
 
+    @property
+    def key(self) -> str:
+        """A stable string naming the condition."""
+        return json.dumps([self.attack.model_dump(), self.poison_per_target], sort_keys=True)
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One cell: a poison condition read through one defense chain."""
+
+    condition: Condition
+    defense: PluginSpec
+    requested: bool = True
+
+    @property
+    def cell_id(self) -> str:
+        """Stable id from what defines the cell."""
+        blob = json.dumps([self.condition.key, self.defense.model_dump()], sort_keys=True)
+        name = f"{self.condition.attack.name}-{self.condition.poison_per_target}-{self.defense.name}"
+        return f"{name}-{hashlib.sha256(blob.encode()).hexdigest()[:10]}"
+
 
 def conditions(config: ExperimentConfig) -> list[Condition]:
     """The clean condition first, then each attack at each poison amount."""
     clean = Condition(PluginSpec(name="none"), 0)
     return [clean] + [Condition(spec, n) for spec in config.attacks if spec.name != "none"
                       for n in config.poison_per_target]
+
+
+def plan_cells(config: ExperimentConfig) -> list[Cell]:
+    """Every cell, clean cells first (attack cells need their clean answers); unrequested ones flagged."""
+    wanted_clean = any(spec.name == "none" for spec in config.attacks)
+    return [Cell(cond, defense, requested=wanted_clean or not cond.is_clean)
+            for cond in conditions(config) for defense in config.defenses]
 
 
 def check_names(config: ExperimentConfig) -> dict[str, list[Defense]]:
@@ -48,6 +78,66 @@ def check_names(config: ExperimentConfig) -> dict[str, list[Defense]]:
         if spec.name != "none":
             ATTACKS.get(spec.name, key="attacks").parse_params(spec.params, key=f"attacks.{spec.name}")
     return {spec.name: build_defense_chain(spec.name, spec.params) for spec in config.defenses}
+
+
+@dataclass
+class Experiment:
+    """A prepared experiment: inputs loaded, stack built and indexed; runs cells on demand."""
+
+    config: ExperimentConfig
+    progress: Progress = field(default=lambda _msg: None)
+
+    def __post_init__(self) -> None:
+        self.chains = check_names(self.config)
+        self.inputs: Inputs = load_inputs(self.config)
+        self.config_hash = self.config.config_hash()
+        self._stack: Stack | None = None
+        self._retrieved: dict[str, tuple[Poison, Run, float]] = {}
+        self._clean_answers: dict[str, dict[str, str]] = {}
+
+    @property
+    def stack(self) -> Stack:
+        """The RAG stack, built and indexed on first use (a fully resumed run never loads the model)."""
+        if self._stack is None:
+            self._stack = build_stack(self.config)
+            self.progress(f"indexing {len(self.inputs.corpus)} passages")
+            self._stack.retriever.index(self.inputs.corpus)
+            self._stack.generator.fit(self.inputs.corpus)
+            for chain in self.chains.values():
+                for defense in chain:
+                    defense.fit(self.inputs.corpus)
+        return self._stack
+
+    def remember_clean(self, defense: str, rows: list[dict]) -> None:
+        """Record a clean cell's answers, which the attack cells of the same defense compare against."""
+        self._clean_answers[defense] = {r["qid"]: r["answer"] for r in rows}
+
+    def _retrieve(self, condition: Condition) -> tuple[Poison, Run, float]:
+        if condition.key not in self._retrieved:
+            self._retrieved.clear()  # conditions are visited in order; keep one in memory
+            started = time.perf_counter()
+            poison = craft(condition, self.inputs, self.config.seed)
+            craft_seconds = time.perf_counter() - started
+            run = retrieve_with_overlay(self.stack, self.inputs, poison, max(self.config.fetch_k, self.config.k))
+            self._retrieved[condition.key] = (poison, run, craft_seconds)
+        return self._retrieved[condition.key]
+
+    def run_cell(self, cell: Cell) -> list[dict]:
+        """Trial records of one cell."""
+        condition, defense = cell.condition, cell.defense.name
+        self.progress(f"cell attack={condition.attack.name} n={condition.poison_per_target} defense={defense}")
+        poison, run, craft_seconds = self._retrieve(condition)
+        rows = cell_trials(self.config, self.inputs, self.stack, poison, run, self.chains[defense])
+        if condition.is_clean:
+            self.remember_clean(defense, rows)
+        clean_answers = self._clean_answers[defense]
+        for row in rows:
+            clean = clean_answers[row["qid"]]
+            row.update(cell_id=cell.cell_id, attack=condition.attack.name, defense=defense,
+                       poison_per_target=condition.poison_per_target, seed=self.config.seed,
+                       config_hash=self.config_hash, clean_answer=clean, clean_correct=clean == row["gold"],
+                       craft_seconds=craft_seconds)
+        return rows
 
 
 def craft(condition: Condition, inputs: Inputs, seed: int) -> Poison:
@@ -71,45 +161,19 @@ def retrieve_with_overlay(stack: Stack, inputs: Inputs, poison: Poison, fetch_k:
 
 def run_experiment(config: ExperimentConfig, progress: Progress | None = None) -> Results:
     """Run all cells the config names and return per-trial records with per-cell summaries."""
-    say = progress or (lambda _msg: None)
-    chains = check_names(config)
-    inputs = load_inputs(config)
-    stack = build_stack(config)
-    say(f"indexing {len(inputs.corpus)} passages")
-    stack.retriever.index(inputs.corpus)
-    stack.generator.fit(inputs.corpus)
-    for chain in chains.values():
-        for defense in chain:
-            defense.fit(inputs.corpus)
-    config_hash = config.config_hash()
-    wanted_clean = any(spec.name == "none" for spec in config.attacks)
+    experiment = Experiment(config, progress or (lambda _msg: None))
     trials: list[dict] = []
-    clean_answers: dict[str, dict[str, str]] = {}
-    for condition in conditions(config):
-        started = time.perf_counter()
-        poison = craft(condition, inputs, config.seed)
-        craft_seconds = time.perf_counter() - started
-        run = retrieve_with_overlay(stack, inputs, poison, max(config.fetch_k, config.k))
-        for defense_name, chain in chains.items():
-            say(f"cell attack={condition.attack.name} n={condition.poison_per_target} defense={defense_name}")
-            rows = _cell_trials(config, inputs, stack, poison, run, chain)
-            if condition.is_clean:
-                clean_answers[defense_name] = {r["qid"]: r["answer"] for r in rows}
-                if not wanted_clean:
-                    continue
-            for row in rows:
-                clean = clean_answers[defense_name][row["qid"]]
-                row.update(attack=condition.attack.name, defense=defense_name,
-                           poison_per_target=condition.poison_per_target, seed=config.seed,
-                           config_hash=config_hash, clean_answer=clean, clean_correct=clean == row["gold"],
-                           craft_seconds=craft_seconds)
+    for cell in plan_cells(config):
+        rows = experiment.run_cell(cell)
+        if cell.requested:
             trials.extend(rows)
-    return Results(trials=trials, summary=summarize(trials, config.k), config=config, inputs=inputs,
-                   embedder=stack.embedder)
+    return Results(trials=trials, summary=summarize(trials, config.k), config=config,
+                   inputs=experiment.inputs, embedder=experiment.stack.embedder)
 
 
-def _cell_trials(config: ExperimentConfig, inputs: Inputs, stack: Stack, poison: Poison, run: Run,
-                 chain: list[Defense]) -> list[dict]:
+def cell_trials(config: ExperimentConfig, inputs: Inputs, stack: Stack, poison: Poison, run: Run,
+                chain: list[Defense]) -> list[dict]:
+    """Defend, read and record every question of one cell."""
     passages = {**inputs.corpus, **poison.passages}
     poison_ids = poison.poison_ids
     rows, batch = [], []
