@@ -92,6 +92,11 @@ class ExperimentConfig(Strict):
         blob = json.dumps(self.model_dump(mode="json"), sort_keys=True).encode()
         return hashlib.sha256(blob).hexdigest()[:16]
 
+    def scope_hash(self) -> str:
+        """Hash of everything but the cell lists: what a cell's results depend on besides its own spec."""
+        scope = self.model_dump(mode="json", exclude={"attacks", "defenses", "poison_per_target"})
+        return hashlib.sha256(json.dumps(scope, sort_keys=True).encode()).hexdigest()[:16]
+
 
 def _set_dotted(tree: dict[str, Any], dotted: str, value: Any) -> None:
     parts = dotted.split(".")
@@ -116,14 +121,15 @@ def parse_override(item: str) -> tuple[str, Any]:
     return key.strip(), value
 
 
-def load_config(path: str | Path | None, overrides: list[str] = (), data: dict[str, str | None] | None = None,
-                ) -> ExperimentConfig:
-    """Read a YAML config, apply ``--set`` overrides and data paths, and validate."""
+# Keys whose value may be a list in YAML or --set; each combination becomes its own ExperimentConfig.
+GRID_AXES = ("seed", "k", "retriever.kind", "store.kind")
+
+
+def _read_tree(path: str | Path | None, overrides: list[str], data: dict[str, str | None] | None,
+               ) -> dict[str, Any]:
     tree: dict[str, Any] = {}
-    where = None
     if path is not None:
         path = Path(path)
-        where = str(path)
         if not path.is_file():
             raise InputError("no such config file", path=path)
         try:
@@ -144,7 +150,52 @@ def load_config(path: str | Path | None, overrides: list[str] = (), data: dict[s
     for key, value in (data or {}).items():
         if value is not None:
             _set_dotted(tree, f"data.{key}", str(Path(value).resolve()))
-    try:
-        return ExperimentConfig(**tree)
-    except ValidationError as exc:
-        raise validation_to_input_error(exc, path=where) from None
+    return tree
+
+
+def _get_dotted(tree: dict[str, Any], dotted: str) -> Any:
+    node: Any = tree
+    for part in dotted.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return None
+        node = node[part]
+    return node
+
+
+def _expand(tree: dict[str, Any]) -> list[dict[str, Any]]:
+    trees = [tree]
+    for axis in GRID_AXES:
+        value = _get_dotted(tree, axis)
+        if isinstance(value, list):
+            if not value:
+                raise InputError("an empty list gives no cells", field=axis)
+            expanded = []
+            for base in trees:
+                for item in value:
+                    copy = json.loads(json.dumps(base))
+                    _set_dotted(copy, axis, item)
+                    expanded.append(copy)
+            trees = expanded
+    return trees
+
+
+def load_configs(path: str | Path | None, overrides: list[str] = (),
+                 data: dict[str, str | None] | None = None) -> list[ExperimentConfig]:
+    """Read a YAML config with overrides and expand its grid axes into one config per combination."""
+    tree = _read_tree(path, list(overrides), data)
+    configs = []
+    for item in _expand(tree):
+        try:
+            configs.append(ExperimentConfig(**item))
+        except ValidationError as exc:
+            raise validation_to_input_error(exc, path=None if path is None else str(path)) from None
+    return configs
+
+
+def load_config(path: str | Path | None, overrides: list[str] = (), data: dict[str, str | None] | None = None,
+                ) -> ExperimentConfig:
+    """Read a YAML config, apply ``--set`` overrides and data paths, and validate (no grid axes)."""
+    configs = load_configs(path, overrides, data)
+    if len(configs) != 1:
+        raise InputError(f"expands into {len(configs)} configs; use load_configs", field="grid")
+    return configs[0]

@@ -20,12 +20,16 @@ def _fmt(value) -> str:
 
 
 def summary_table(rows: list[dict]) -> str:
-    """Render cell summaries as a fixed-width text table."""
-    header = [name for name, _ in TABLE_COLUMNS]
+    """Render cell summaries as a fixed-width text table (grid columns shown when they vary)."""
+    columns = list(TABLE_COLUMNS)
+    for key in ("seed", "k", "retriever", "store"):
+        if len({row.get(key) for row in rows}) > 1:
+            columns.insert(3, (key, key))
+    header = [name for name, _ in columns]
     body = []
     for row in rows:
         cells = []
-        for name, key in TABLE_COLUMNS:
+        for name, key in columns:
             if key is None:
                 cells.append(f"[{_fmt(row['asr_ci_low'])}, {_fmt(row['asr_ci_high'])}]")
             else:

@@ -15,25 +15,28 @@ from typing import Any
 from eval import metrics
 
 SUMMARY_COLUMNS = (
-    "attack", "defense", "poison_per_target", "n_questions", "clean_accuracy", "accuracy_under_attack",
+    "attack", "defense", "poison_per_target", "retriever", "store", "k", "seed",
+    "n_questions", "clean_accuracy", "accuracy_under_attack",
     "asr", "asr_ci_low", "asr_ci_high", "target_rate_clean", "flip_rate", "poison_precision_at_k",
-    "poison_recall_at_k", "poison_f1_at_k", "poison_hit_rate", "k", "craft_seconds", "defense_ms_per_question",
+    "poison_recall_at_k", "poison_f1_at_k", "poison_hit_rate", "craft_seconds", "defense_ms_per_question",
+    "cell_id",
 )
 PACKAGES = ("ragpoison", "numpy", "faiss-cpu", "sentence-transformers", "torch", "transformers", "pydantic",
             "pandas", "pyarrow")
 
 
-def summarize(trials: list[dict], k: int) -> list[dict]:
-    """One summary row per (attack, defense, poison_per_target) cell, in first-seen order."""
-    cells: dict[tuple, list[dict]] = {}
+def summarize(trials: list[dict]) -> list[dict]:
+    """One summary row per cell, in first-seen order."""
+    cells: dict[str, list[dict]] = {}
     for row in trials:
-        cells.setdefault((row["attack"], row["defense"], row["poison_per_target"]), []).append(row)
-    return [summarize_cell(rows, k) for rows in cells.values()]
+        cells.setdefault(row["cell_id"], []).append(row)
+    return [summarize_cell(rows) for rows in cells.values()]
 
 
-def summarize_cell(rows: list[dict], k: int) -> dict[str, Any]:
+def summarize_cell(rows: list[dict]) -> dict[str, Any]:
     """Metrics of one cell from its trial records."""
     first = rows[0]
+    k = first["k"]
     n = len(rows)
     hits = sum(r["answered_target"] for r in rows)
     low, high = metrics.wilson_interval(hits, n)
@@ -44,7 +47,7 @@ def summarize_cell(rows: list[dict], k: int) -> dict[str, Any]:
     recall = metrics.poison_recall(context, [set(r["own_poison_ids"]) for r in rows], k)
     return {
         "attack": first["attack"], "defense": first["defense"], "poison_per_target": first["poison_per_target"],
-        "n_questions": n,
+        "retriever": first["retriever"], "store": first["store"], "k": k, "seed": first["seed"], "n_questions": n,
         "clean_accuracy": metrics.rate(r["clean_correct"] for r in rows),
         "accuracy_under_attack": metrics.rate(r["correct"] for r in rows),
         "asr": hits / n, "asr_ci_low": low, "asr_ci_high": high,
@@ -54,13 +57,14 @@ def summarize_cell(rows: list[dict], k: int) -> dict[str, Any]:
         "poison_recall_at_k": recall,
         "poison_f1_at_k": metrics.f1(precision, recall),
         "poison_hit_rate": metrics.poison_hit_rate(context, poison_ids, k) if attacked else 0.0,
-        "k": k,
         "craft_seconds": first["craft_seconds"],
         "defense_ms_per_question": metrics.rate_mean(r["defense_ms"] for r in rows),
+        "cell_id": first["cell_id"],
     }
 
 
-def _atomic_write(path: Path, write) -> None:
+def atomic_write(path: Path, write) -> None:
+    """Write through a temporary file in the same folder and rename it into place."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     os.close(fd)
@@ -133,9 +137,9 @@ class Results:
         """Write summary.csv, trials.parquet and manifest.json (each atomically)."""
         out = Path(out_dir)
         paths = {"summary": out / "summary.csv", "trials": out / "trials.parquet", "manifest": out / "manifest.json"}
-        _atomic_write(paths["trials"], lambda p: self.to_dataframe().to_parquet(p, index=False))
-        _atomic_write(paths["summary"], lambda p: self.summary_dataframe().to_csv(p, index=False))
-        _atomic_write(paths["manifest"],
+        atomic_write(paths["trials"], lambda p: self.to_dataframe().to_parquet(p, index=False))
+        atomic_write(paths["summary"], lambda p: self.summary_dataframe().to_csv(p, index=False))
+        atomic_write(paths["manifest"],
                       lambda p: p.write_text(json.dumps(self.manifest, indent=2, sort_keys=True) + "\n"))
         return paths
 

@@ -45,11 +45,12 @@ class Cell:
     condition: Condition
     defense: PluginSpec
     requested: bool = True
+    scope: str = ""
 
     @property
     def cell_id(self) -> str:
-        """Stable id from what defines the cell."""
-        blob = json.dumps([self.condition.key, self.defense.model_dump()], sort_keys=True)
+        """Stable id from what defines the cell: its scope (the rest of the config), condition and defense."""
+        blob = json.dumps([self.scope, self.condition.key, self.defense.model_dump()], sort_keys=True)
         name = f"{self.condition.attack.name}-{self.condition.poison_per_target}-{self.defense.name}"
         return f"{name}-{hashlib.sha256(blob.encode()).hexdigest()[:10]}"
 
@@ -64,7 +65,8 @@ def conditions(config: ExperimentConfig) -> list[Condition]:
 def plan_cells(config: ExperimentConfig) -> list[Cell]:
     """Every cell, clean cells first (attack cells need their clean answers); unrequested ones flagged."""
     wanted_clean = any(spec.name == "none" for spec in config.attacks)
-    return [Cell(cond, defense, requested=wanted_clean or not cond.is_clean)
+    scope = config.scope_hash()
+    return [Cell(cond, defense, requested=wanted_clean or not cond.is_clean, scope=scope)
             for cond in conditions(config) for defense in config.defenses]
 
 
@@ -86,6 +88,7 @@ class Experiment:
 
     config: ExperimentConfig
     progress: Progress = field(default=lambda _msg: None)
+    stacks: dict[str, Stack] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.chains = check_names(self.config)
@@ -93,24 +96,35 @@ class Experiment:
         self.config_hash = self.config.config_hash()
         self._stack: Stack | None = None
         self._retrieved: dict[str, tuple[Poison, Run, float]] = {}
-        self._clean_answers: dict[str, dict[str, str]] = {}
+        self.clean_answers: dict[str, dict[str, str]] = {}
 
     @property
     def stack(self) -> Stack:
         """The RAG stack, built and indexed on first use (a fully resumed run never loads the model)."""
         if self._stack is None:
-            self._stack = build_stack(self.config)
-            self.progress(f"indexing {len(self.inputs.corpus)} passages")
-            self._stack.retriever.index(self.inputs.corpus)
-            self._stack.generator.fit(self.inputs.corpus)
+            key = stack_key(self.config)
+            if key not in self.stacks:
+                stack = build_stack(self.config)
+                self.progress(f"indexing {len(self.inputs.corpus)} passages")
+                stack.retriever.index(self.inputs.corpus)
+                stack.generator.fit(self.inputs.corpus)
+                self.stacks[key] = stack
+            self._stack = self.stacks[key]
             for chain in self.chains.values():
                 for defense in chain:
                     defense.fit(self.inputs.corpus)
         return self._stack
 
+    @property
+    def embedder(self):
+        """The embedder (the indexed stack's, or a fresh one that has not loaded its model)."""
+        if self._stack is not None:
+            return self._stack.embedder
+        return EMBEDDERS.create(self.config.embedder.kind, self.config.embedder.params, key="embedder.kind")
+
     def remember_clean(self, defense: str, rows: list[dict]) -> None:
         """Record a clean cell's answers, which the attack cells of the same defense compare against."""
-        self._clean_answers[defense] = {r["qid"]: r["answer"] for r in rows}
+        self.clean_answers[defense] = {r["qid"]: r["answer"] for r in rows}
 
     def _retrieve(self, condition: Condition) -> tuple[Poison, Run, float]:
         if condition.key not in self._retrieved:
@@ -130,14 +144,21 @@ class Experiment:
         rows = cell_trials(self.config, self.inputs, self.stack, poison, run, self.chains[defense])
         if condition.is_clean:
             self.remember_clean(defense, rows)
-        clean_answers = self._clean_answers[defense]
+        clean_answers = self.clean_answers[defense]
         for row in rows:
             clean = clean_answers[row["qid"]]
             row.update(cell_id=cell.cell_id, attack=condition.attack.name, defense=defense,
-                       poison_per_target=condition.poison_per_target, seed=self.config.seed,
+                       poison_per_target=condition.poison_per_target, seed=self.config.seed, k=self.config.k,
+                       retriever=self.config.retriever.kind, store=self.config.store.kind,
                        config_hash=self.config_hash, clean_answer=clean, clean_correct=clean == row["gold"],
                        craft_seconds=craft_seconds)
         return rows
+
+
+def stack_key(config: ExperimentConfig) -> str:
+    """What an indexed stack depends on: the components and the corpus, not k, seed or the cells."""
+    parts = config.model_dump(mode="json", include={"embedder", "store", "retriever", "generator", "data"})
+    return json.dumps(parts, sort_keys=True)
 
 
 def craft(condition: Condition, inputs: Inputs, seed: int) -> Poison:
@@ -160,14 +181,14 @@ def retrieve_with_overlay(stack: Stack, inputs: Inputs, poison: Poison, fetch_k:
 
 
 def run_experiment(config: ExperimentConfig, progress: Progress | None = None) -> Results:
-    """Run all cells the config names and return per-trial records with per-cell summaries."""
+    """Run all cells of one config in memory and return per-trial records with per-cell summaries."""
     experiment = Experiment(config, progress or (lambda _msg: None))
     trials: list[dict] = []
     for cell in plan_cells(config):
         rows = experiment.run_cell(cell)
         if cell.requested:
             trials.extend(rows)
-    return Results(trials=trials, summary=summarize(trials, config.k), config=config,
+    return Results(trials=trials, summary=summarize(trials), config=config,
                    inputs=experiment.inputs, embedder=experiment.stack.embedder)
 
 

@@ -3,6 +3,8 @@ from pathlib import Path
 
 import pytest
 
+pytest_plugins = ["eval.pytest_plugin"]
+
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
@@ -32,3 +34,4 @@ def tiny(tmp_path) -> dict[str, Path]:
     from tests.builders import write_dataset
 
     return write_dataset(tmp_path / "tiny")
+

@@ -1,0 +1,36 @@
+"""Per-cell trial files: each cell's records are written atomically, so a killed sweep resumes cleanly."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+from eval.results import atomic_write
+
+
+class CellStore:
+    """A folder of ``<cell_id>.jsonl`` files, one per finished cell."""
+
+    def __init__(self, out_dir: str | Path, *, resume: bool) -> None:
+        self.folder = Path(out_dir) / "cells"
+        if not resume and self.folder.exists():
+            shutil.rmtree(self.folder)
+        self.folder.mkdir(parents=True, exist_ok=True)
+
+    def _path(self, cell_id: str) -> Path:
+        return self.folder / f"{cell_id}.jsonl"
+
+    def has(self, cell_id: str) -> bool:
+        """True when the cell finished in an earlier (possibly killed) run."""
+        return self._path(cell_id).exists()
+
+    def read(self, cell_id: str) -> list[dict]:
+        """The cell's trial records."""
+        with self._path(cell_id).open(encoding="utf-8") as handle:
+            return [json.loads(line) for line in handle if line.strip()]
+
+    def write(self, cell_id: str, rows: list[dict]) -> None:
+        """Write a finished cell in one atomic rename."""
+        text = "".join(json.dumps(row, sort_keys=True) + "\n" for row in rows)
+        atomic_write(self._path(cell_id), lambda p: p.write_text(text, encoding="utf-8"))

@@ -1,0 +1,72 @@
+"""Run cells as Ray tasks: clean cells first (attack cells compare against them), one task per condition."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+
+from eval.cellstore import CellStore
+from eval.config import ExperimentConfig
+from eval.runner import Cell, Experiment
+from rag.errors import InputError
+
+_ENV = ("RAGPOISON_CACHE", "HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")
+
+
+def _run_cells(config_json: dict, cells: list[Cell], clean_answers: dict[str, dict[str, str]]) -> list:
+    experiment = Experiment(ExperimentConfig(**config_json))
+    for defense, answers in clean_answers.items():
+        experiment.clean_answers[defense] = answers
+    return [(cell.cell_id, experiment.run_cell(cell)) for cell in cells]
+
+
+def _connect(address: str | None):
+    try:
+        import ray
+    except ImportError:
+        raise InputError("ray is not installed (pip install ray)", field="--executor") from None
+    env = {key: os.environ[key] for key in _ENV if key in os.environ}
+    try:
+        ray.init(address=address, include_dashboard=False, log_to_driver=False, ignore_reinit_error=True,
+                 runtime_env={"env_vars": env} if env else None)
+    except (ConnectionError, ValueError, RuntimeError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise InputError(f"cannot reach the Ray cluster: {first}", field="--ray-address") from None
+    return ray
+
+
+def run_on_ray(experiments: list[Experiment], plans: list[list[Cell]], store: CellStore, address: str | None,
+               advance: Callable[[int], None]) -> None:
+    """Run unfinished cells on Ray, writing each cell to the store as its task returns."""
+    ray = _connect(address)
+    remote = ray.remote(_run_cells)
+    try:
+        for clean_phase in (True, False):
+            pending = {}
+            for experiment, cells in zip(experiments, plans, strict=True):
+                groups: dict[str, list[Cell]] = {}
+                for cell in cells:
+                    if cell.condition.is_clean != clean_phase:
+                        continue
+                    if store.has(cell.cell_id):
+                        rows = store.read(cell.cell_id)
+                        if clean_phase:
+                            experiment.remember_clean(cell.defense.name, rows)
+                        advance(len(rows))
+                        continue
+                    groups.setdefault(cell.condition.key, []).append(cell)
+                config_json = experiment.config.model_dump(mode="json")
+                for group in groups.values():
+                    ref = remote.remote(config_json, group, dict(experiment.clean_answers))
+                    pending[ref] = experiment
+            while pending:
+                done, _ = ray.wait(list(pending), num_returns=1)
+                experiment = pending.pop(done[0])
+                for cell_id, rows in ray.get(done[0]):
+                    store.write(cell_id, rows)
+                    if clean_phase:
+                        experiment.remember_clean(rows[0]["defense"], rows)
+                    advance(len(rows))
+    finally:
+        if address is None:
+            ray.shutdown()

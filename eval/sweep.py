@@ -1,0 +1,80 @@
+"""Sweeps: expand a config's grid into cells, run them locally or on Ray, persist each cell, resume."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from eval.cellstore import CellStore
+from eval.config import ExperimentConfig
+from eval.results import Results, summarize
+from eval.runner import Experiment, plan_cells
+from eval.stack import Stack
+
+Progress = Callable[[str], None]
+
+
+class _Bar:
+    """A progress bar over cells and questions on stderr (silent when not wanted)."""
+
+    def __init__(self, total_cells: int, total_questions: int, enabled: bool) -> None:
+        self._bar = None
+        if enabled:
+            from tqdm import tqdm
+
+            self._bar = tqdm(total=total_questions, unit="q", desc=f"cells 0/{total_cells}", leave=False)
+        self.cells, self.total_cells = 0, total_cells
+
+    def advance(self, questions: int) -> None:
+        self.cells += 1
+        if self._bar is not None:
+            self._bar.set_description(f"cells {self.cells}/{self.total_cells}")
+            self._bar.update(questions)
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+
+
+def run_sweep(configs: list[ExperimentConfig], out_dir: str | Path, *, resume: bool = False,
+              executor: str = "local", address: str | None = None, progress: Progress | None = None,
+              progress_bar: bool = False) -> Results:
+    """Run every cell of every config, writing each finished cell before starting the next."""
+    say = progress or (lambda _msg: None)
+    stacks: dict[str, Stack] = {}  # configs that differ only in k, seed or cells share one indexed stack
+    experiments = [Experiment(config, say, stacks) for config in configs]  # validates inputs first
+    store = CellStore(out_dir, resume=resume)
+    plans = [plan_cells(e.config) for e in experiments]
+    bar = _Bar(sum(map(len, plans)), sum(len(p) * len(e.inputs.questions) for p, e in zip(plans, experiments,
+                                                                                         strict=True)),
+               progress_bar)
+    try:
+        if executor == "ray":
+            from eval.ray_executor import run_on_ray
+
+            run_on_ray(experiments, plans, store, address, bar.advance)
+        else:
+            for experiment, cells in zip(experiments, plans, strict=True):
+                _run_local(experiment, cells, store, bar.advance)
+    finally:
+        bar.close()
+    trials = [row for plan in plans for cell in plan if cell.requested for row in store.read(cell.cell_id)]
+    first = experiments[0]
+    results = Results(trials=trials, summary=summarize(trials), config=first.config, inputs=first.inputs,
+                      embedder=first.embedder)
+    results.manifest["grid"] = [e.config.model_dump(mode="json", include={"seed", "k", "retriever", "store"})
+                                for e in experiments]
+    results.manifest["n_cells"] = sum(map(len, plans))
+    return results
+
+
+def _run_local(experiment: Experiment, cells, store: CellStore, advance: Callable[[int], None]) -> None:
+    for cell in cells:
+        if store.has(cell.cell_id):
+            rows = store.read(cell.cell_id)
+            if cell.condition.is_clean:
+                experiment.remember_clean(cell.defense.name, rows)
+        else:
+            rows = experiment.run_cell(cell)
+            store.write(cell.cell_id, rows)
+        advance(len(rows))
