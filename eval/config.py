@@ -68,24 +68,40 @@ class ExperimentConfig(Strict):
     data: DataConfig = DataConfig()
     attacks: list[PluginSpec] = Field(default_factory=lambda: [PluginSpec(name="none")])
     defenses: list[PluginSpec] = Field(default_factory=lambda: [PluginSpec(name="none")])
-    poison_per_target: list[int] = Field(default_factory=lambda: [5])
+    poison_per_target: list[int] | None = Field(
+        None, description="passages per target question; default [5] unless poison_rate is set")
+    poison_rate: list[float] | None = Field(None, description="poison as a fraction of the corpus size")
 
     @field_validator("attacks", "defenses", mode="before")
     @classmethod
     def _specs(cls, value: Any) -> Any:
         return _as_specs(value)
 
-    @field_validator("poison_per_target", mode="before")
+    @field_validator("poison_per_target", "poison_rate", mode="before")
     @classmethod
     def _as_list(cls, value: Any) -> Any:
-        return [value] if isinstance(value, int) else value
+        return [value] if isinstance(value, (int, float)) and not isinstance(value, bool) else value
 
     @field_validator("poison_per_target")
     @classmethod
-    def _positive(cls, value: list[int]) -> list[int]:
-        if not value or any(n < 1 for n in value):
+    def _positive(cls, value: list[int] | None) -> list[int] | None:
+        if value is not None and (not value or any(n < 1 for n in value)):
             raise ValueError("must be one or more integers >= 1")
         return value
+
+    @field_validator("poison_rate")
+    @classmethod
+    def _fraction(cls, value: list[float] | None) -> list[float] | None:
+        if value is not None and (not value or any(not 0 < r <= 1 for r in value)):
+            raise ValueError("must be one or more fractions in (0, 1]")
+        return value
+
+    def poison_amounts(self) -> list[tuple[int, float | None]]:
+        """Each poison amount as (passages per target, corpus rate or None); per-target amounts first."""
+        per_target = self.poison_per_target
+        if per_target is None and self.poison_rate is None:
+            per_target = [5]
+        return [(n, None) for n in per_target or []] + [(0, r) for r in self.poison_rate or []]
 
     def config_hash(self) -> str:
         """Stable hash of the resolved configuration."""
@@ -94,7 +110,7 @@ class ExperimentConfig(Strict):
 
     def scope_hash(self) -> str:
         """Hash of everything but the cell lists: what a cell's results depend on besides its own spec."""
-        scope = self.model_dump(mode="json", exclude={"attacks", "defenses", "poison_per_target"})
+        scope = self.model_dump(mode="json", exclude={"attacks", "defenses", "poison_per_target", "poison_rate"})
         return hashlib.sha256(json.dumps(scope, sort_keys=True).encode()).hexdigest()[:16]
 
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from xml.etree import ElementTree as ET
 
+from eval.reporting import poison_amount
 from eval.results import atomic_write
 
 
@@ -74,7 +75,7 @@ def cell_label(row: dict) -> str:
     """Name a cell by what defines it."""
     label = f"attack={row['attack']} defense={row['defense']}"
     if row["attack"] != "none":
-        label += f" N={row['poison_per_target']}"
+        label += f" N={poison_amount(row)}"
     extra = [f"{key}={row[key]}" for key in ("retriever", "k", "seed") if key in row]
     return " ".join([label, *extra])
 

@@ -58,3 +58,8 @@ def rate_mean(values: Iterable[float]) -> float:
     """Mean of values; nan for none."""
     values = list(values)
     return sum(values) / len(values) if values else math.nan
+
+
+def ratio(numerator: float, denominator: float) -> float:
+    """Numerator / denominator; nan when the denominator is 0."""
+    return numerator / denominator if denominator else math.nan

@@ -147,7 +147,7 @@ th{{background:#f3f3f3}}figure{{margin:1.5em 0}}</style></head><body>
 <h1>ragpoison report</h1>
 <p>Run folder: {html.escape(str(Path(out_dir).resolve()))}. Config hash {html.escape(str(manifest.get("config_hash")))},
 {manifest.get("n_passages")} passages, {manifest.get("n_questions")} questions.</p>
-<h2>Cells</h2>{_table(summary, columns)}
+<h2>Cells</h2><div style="overflow-x:auto">{_table(summary, columns)}</div>
 {"".join(f'<figure id="{name}">{svg}</figure>' for name, svg in figures)}
 <h2>Harm-weighted ASR</h2>{_table(harm, ["cell", *SEVERITY_WEIGHTS, "harm_weighted_asr"])}
 </body></html>

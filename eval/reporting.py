@@ -19,6 +19,16 @@ def _fmt(value) -> str:
     return str(value)
 
 
+def poison_amount(row: dict) -> str:
+    """A cell's poison amount for display: N per target, a corpus rate, or '-' for no attack."""
+    if row["attack"] == "none":
+        return "-"
+    rate = row.get("poison_rate")
+    if rate is not None and not (isinstance(rate, float) and math.isnan(rate)):
+        return f"r={rate:g}"
+    return str(row["poison_per_target"])
+
+
 def summary_table(rows: list[dict]) -> str:
     """Render cell summaries as a fixed-width text table (grid columns shown when they vary)."""
     columns = list(TABLE_COLUMNS)
@@ -34,7 +44,7 @@ def summary_table(rows: list[dict]) -> str:
                 cells.append(f"[{_fmt(row['asr_ci_low'])}, {_fmt(row['asr_ci_high'])}]")
             else:
                 value = row[key]
-                cells.append("-" if name == "N" and row["attack"] == "none" else _fmt(value))
+                cells.append(poison_amount(row) if name == "N" else _fmt(value))
         body.append(cells)
     widths = [max(len(str(x)) for x in col) for col in zip(header, *body, strict=True)]
     lines = ["  ".join(str(c).ljust(w) for c, w in zip(line, widths, strict=True)).rstrip()

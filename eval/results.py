@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import platform
 import sys
@@ -14,12 +15,14 @@ from typing import Any
 
 from eval import metrics
 
+# Corrupted-passage counts k' for which a certifying defense's accuracy is reported.
+CERTIFIED_KS = (1, 2, 3)
 SUMMARY_COLUMNS = (
-    "attack", "defense", "poison_per_target", "retriever", "store", "k", "seed",
-    "n_questions", "clean_accuracy", "accuracy_under_attack",
+    "attack", "defense", "poison_per_target", "poison_rate", "n_poison", "poison_rate_actual", "retriever",
+    "store", "generator", "k", "seed", "n_questions", "clean_accuracy", "accuracy_under_attack",
     "asr", "asr_ci_low", "asr_ci_high", "target_rate_clean", "flip_rate", "poison_precision_at_k",
-    "poison_recall_at_k", "poison_f1_at_k", "poison_hit_rate", "craft_seconds", "defense_ms_per_question",
-    "cell_id",
+    "poison_recall_at_k", "poison_f1_at_k", "poison_hit_rate", "defense_tpr", "defense_fpr",
+    *(f"certified_accuracy_k{k}" for k in CERTIFIED_KS), "craft_seconds", "defense_ms_per_question", "cell_id",
 )
 PACKAGES = ("ragpoison", "numpy", "faiss-cpu", "sentence-transformers", "torch", "transformers", "pydantic",
             "pandas", "pyarrow")
@@ -45,9 +48,14 @@ def summarize_cell(rows: list[dict]) -> dict[str, Any]:
     attacked = first["attack"] != "none"
     precision = metrics.poison_precision(context, poison_ids, k) if attacked else 0.0
     recall = metrics.poison_recall(context, [set(r["own_poison_ids"]) for r in rows], k)
+    defended = first["defense"] != "none"
+    radii = [r.get("certified_radius") for r in rows]
+    certified = any(_present(radius) for radius in radii)
     return {
         "attack": first["attack"], "defense": first["defense"], "poison_per_target": first["poison_per_target"],
-        "retriever": first["retriever"], "store": first["store"], "k": k, "seed": first["seed"], "n_questions": n,
+        "poison_rate": first["poison_rate"], "n_poison": first["n_poison"],
+        "poison_rate_actual": first["poison_rate_actual"], "retriever": first["retriever"],
+        "store": first["store"], "generator": first["generator"], "k": k, "seed": first["seed"], "n_questions": n,
         "clean_accuracy": metrics.rate(r["clean_correct"] for r in rows),
         "accuracy_under_attack": metrics.rate(r["correct"] for r in rows),
         "asr": hits / n, "asr_ci_low": low, "asr_ci_high": high,
@@ -57,10 +65,22 @@ def summarize_cell(rows: list[dict]) -> dict[str, Any]:
         "poison_recall_at_k": recall,
         "poison_f1_at_k": metrics.f1(precision, recall),
         "poison_hit_rate": metrics.poison_hit_rate(context, poison_ids, k) if attacked else 0.0,
+        "defense_tpr": metrics.ratio(sum(r["dropped_poison"] for r in rows), sum(r["seen_poison"] for r in rows))
+        if defended else math.nan,
+        "defense_fpr": metrics.ratio(sum(r["dropped_clean"] for r in rows), sum(r["seen_clean"] for r in rows))
+        if defended else math.nan,
+        **{f"certified_accuracy_k{kk}": metrics.rate(
+            r["correct"] and _present(radius) and radius >= kk for r, radius in zip(rows, radii, strict=True))
+           if certified else math.nan for kk in CERTIFIED_KS},
         "craft_seconds": first["craft_seconds"],
         "defense_ms_per_question": metrics.rate_mean(r["defense_ms"] for r in rows),
         "cell_id": first["cell_id"],
     }
+
+
+def _present(value: Any) -> bool:
+    """True for a recorded number (not None, not NaN as a round trip through parquet leaves it)."""
+    return value is not None and not (isinstance(value, float) and math.isnan(value))
 
 
 def atomic_write(path: Path, write) -> None:

@@ -2,30 +2,37 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from eval.config import ExperimentConfig, PluginSpec
 from eval.results import Results, summarize
 from eval.stack import Inputs, Stack, build_defense_chain, build_stack, load_inputs
 from poisoning.attacks.base import AttackContext, Poison
-from poisoning.defenses.base import Candidate, Defense, apply_chain
+from poisoning.defenses.base import Candidate, Defense, DefenseContext, apply_chain, chain_context_size, chain_reader
 from rag.generators.base import ReaderInput
 from rag.registry import ATTACKS, EMBEDDERS, GENERATORS, RETRIEVERS, STORES
-from rag.types import Run
+from rag.retrievers.base import Retriever
+from rag.types import Answer, Question, Run
 
 Progress = Callable[[str], None]
 
 
 @dataclass(frozen=True)
 class Condition:
-    """A poison condition: an attack at one poison amount (attack 'none' is the clean condition)."""
+    """A poison condition: an attack at one poison amount (attack 'none' is the clean condition).
+
+    The amount is ``poison_per_target`` passages per target question, or a ``poison_rate`` of the corpus.
+    """
 
     attack: PluginSpec
     poison_per_target: int
+    poison_rate: float | None = None
 
     @property
     def is_clean(self) -> bool:
@@ -33,9 +40,17 @@ class Condition:
         return self.attack.name == "none"
 
     @property
+    def amount(self) -> str:
+        """The poison amount as written in cell names: 'N5', 'r0.01', or '0' for the clean condition."""
+        if self.is_clean:
+            return "0"
+        return f"r{self.poison_rate:g}" if self.poison_rate is not None else f"N{self.poison_per_target}"
+
+    @property
     def key(self) -> str:
         """A stable string naming the condition."""
-        return json.dumps([self.attack.model_dump(), self.poison_per_target], sort_keys=True)
+        amount: list = [self.poison_per_target] + ([self.poison_rate] if self.poison_rate is not None else [])
+        return json.dumps([self.attack.model_dump(), *amount], sort_keys=True)
 
 
 @dataclass(frozen=True)
@@ -51,15 +66,15 @@ class Cell:
     def cell_id(self) -> str:
         """Stable id from what defines the cell: its scope (the rest of the config), condition and defense."""
         blob = json.dumps([self.scope, self.condition.key, self.defense.model_dump()], sort_keys=True)
-        name = f"{self.condition.attack.name}-{self.condition.poison_per_target}-{self.defense.name}"
+        name = f"{self.condition.attack.name}-{self.condition.amount}-{self.defense.name}"
         return f"{name}-{hashlib.sha256(blob.encode()).hexdigest()[:10]}"
 
 
 def conditions(config: ExperimentConfig) -> list[Condition]:
     """The clean condition first, then each attack at each poison amount."""
     clean = Condition(PluginSpec(name="none"), 0)
-    return [clean] + [Condition(spec, n) for spec in config.attacks if spec.name != "none"
-                      for n in config.poison_per_target]
+    return [clean] + [Condition(spec, n, rate) for spec in config.attacks if spec.name != "none"
+                      for n, rate in config.poison_amounts()]
 
 
 def plan_cells(config: ExperimentConfig) -> list[Cell]:
@@ -110,9 +125,11 @@ class Experiment:
                 stack.generator.fit(self.inputs.corpus)
                 self.stacks[key] = stack
             self._stack = self.stacks[key]
+            context = DefenseContext(self.inputs.corpus, self._stack.embedder, self._stack.generator,
+                                     self.config.seed)
             for chain in self.chains.values():
                 for defense in chain:
-                    defense.fit(self.inputs.corpus)
+                    defense.fit(context)
         return self._stack
 
     @property
@@ -130,26 +147,33 @@ class Experiment:
         if condition.key not in self._retrieved:
             self._retrieved.clear()  # conditions are visited in order; keep one in memory
             started = time.perf_counter()
-            poison = craft(condition, self.inputs, self.config.seed)
+            poison = craft(condition, self.inputs, self.config.seed, self.stack)
             craft_seconds = time.perf_counter() - started
-            run = retrieve_with_overlay(self.stack, self.inputs, poison, max(self.config.fetch_k, self.config.k))
+            widest = max((chain_context_size(chain, self.config.k) for chain in self.chains.values()),
+                         default=self.config.k)
+            # Deep enough that a filter dropping every poisoned passage can still fill its context.
+            depth = max(self.config.fetch_k, widest) + len(poison.passages) + len(poison.edits)
+            run = retrieve_with_overlay(self.stack.retriever, self.inputs, poison, depth)
             self._retrieved[condition.key] = (poison, run, craft_seconds)
         return self._retrieved[condition.key]
 
     def run_cell(self, cell: Cell) -> list[dict]:
         """Trial records of one cell."""
         condition, defense = cell.condition, cell.defense.name
-        self.progress(f"cell attack={condition.attack.name} n={condition.poison_per_target} defense={defense}")
+        self.progress(f"cell attack={condition.attack.name} amount={condition.amount} defense={defense}")
         poison, run, craft_seconds = self._retrieve(condition)
         rows = cell_trials(self.config, self.inputs, self.stack, poison, run, self.chains[defense])
         if condition.is_clean:
             self.remember_clean(defense, rows)
         clean_answers = self.clean_answers[defense]
+        n_poison = len(poison.poison_ids)
         for row in rows:
             clean = clean_answers[row["qid"]]
             row.update(cell_id=cell.cell_id, attack=condition.attack.name, defense=defense,
-                       poison_per_target=condition.poison_per_target, seed=self.config.seed, k=self.config.k,
-                       retriever=self.config.retriever.kind, store=self.config.store.kind,
+                       poison_per_target=condition.poison_per_target, poison_rate=condition.poison_rate,
+                       n_poison=n_poison, poison_rate_actual=n_poison / len(self.inputs.corpus),
+                       seed=self.config.seed, k=self.config.k, retriever=self.config.retriever.kind,
+                       store=self.config.store.kind, generator=self.config.generator.kind,
                        config_hash=self.config_hash, clean_answer=clean, clean_correct=clean == row["gold"],
                        craft_seconds=craft_seconds)
         return rows
@@ -161,23 +185,45 @@ def stack_key(config: ExperimentConfig) -> str:
     return json.dumps(parts, sort_keys=True)
 
 
-def craft(condition: Condition, inputs: Inputs, seed: int) -> Poison:
+def craft(condition: Condition, inputs: Inputs, seed: int, stack: Stack | None = None) -> Poison:
     """The condition's poisoned passages (none for the clean condition)."""
     if condition.is_clean:
         return Poison()
     attack = ATTACKS.create(condition.attack.name, condition.attack.params, key="attacks")
-    context = AttackContext(inputs.questions, inputs.targets, inputs.corpus, condition.poison_per_target, seed)
+    context = AttackContext(inputs.questions, inputs.targets, inputs.corpus, condition.poison_per_target, seed,
+                            poison_rate=condition.poison_rate,
+                            embedder=stack.embedder if stack is not None else None,
+                            generator=stack.generator if stack is not None else None)
     return attack.craft(context)
 
 
-def retrieve_with_overlay(stack: Stack, inputs: Inputs, poison: Poison, fetch_k: int) -> Run:
-    """Overlay the poison on the clean index, retrieve, and remove it again."""
-    queries = {qid: q.question for qid, q in inputs.questions.items()}
-    stack.retriever.add(poison.passages)
+def asked_questions(inputs: Inputs, poison: Poison) -> dict[str, Question]:
+    """The questions as the user asks them in this condition (an attack's trigger may rewrite their text)."""
+    return {qid: dataclasses.replace(q, question=poison.queries[qid]) if qid in poison.queries else q
+            for qid, q in inputs.questions.items()}
+
+
+@contextmanager
+def overlay(retriever: Retriever, inputs: Inputs, poison: Poison) -> Iterator[None]:
+    """Overlay the poison on the clean index (new passages added, edits swapped in) and undo it after."""
+    retriever.add(poison.passages)
     try:
-        return stack.retriever.retrieve(queries, fetch_k)
+        if poison.edits:
+            retriever.update(poison.edits)
+        try:
+            yield
+        finally:
+            if poison.edits:
+                retriever.update({doc_id: inputs.corpus[doc_id] for doc_id in poison.edits})
     finally:
-        stack.retriever.remove(list(poison.passages))
+        retriever.remove(list(poison.passages))
+
+
+def retrieve_with_overlay(retriever: Retriever, inputs: Inputs, poison: Poison, depth: int) -> Run:
+    """Overlay the poison on the clean index, retrieve ``depth`` candidates per question, and remove it again."""
+    queries = {qid: q.question for qid, q in asked_questions(inputs, poison).items()}
+    with overlay(retriever, inputs, poison):
+        return retriever.retrieve(queries, depth)
 
 
 def run_experiment(config: ExperimentConfig, progress: Progress | None = None) -> Results:
@@ -192,33 +238,64 @@ def run_experiment(config: ExperimentConfig, progress: Progress | None = None) -
                    inputs=experiment.inputs, embedder=experiment.stack.embedder)
 
 
+def defend(chain: list[Defense], question: Question, candidates: list[Candidate], fetch_k: int, k: int,
+           ) -> tuple[list[Candidate], list[Candidate]]:
+    """Run the chain on the top ``fetch_k`` candidates, fetching twice as deep while fewer than k pass.
+
+    Returns what passed and the candidates the chain saw. An undefended chain reads the plain top k.
+    """
+    depth = max(fetch_k, k) if chain else k
+    while True:
+        window = candidates[:depth]
+        passed = apply_chain(chain, question, window)
+        if len(passed) >= k or depth >= len(candidates):
+            return passed, window
+        depth *= 2
+
+
 def cell_trials(config: ExperimentConfig, inputs: Inputs, stack: Stack, poison: Poison, run: Run,
                 chain: list[Defense]) -> list[dict]:
     """Defend, read and record every question of one cell."""
-    passages = {**inputs.corpus, **poison.passages}
+    passages = {**inputs.corpus, **poison.edits, **poison.passages}
     poison_ids = poison.poison_ids
-    rows, batch = [], []
-    for qid, question in inputs.questions.items():
+    context_size = chain_context_size(chain, config.k)
+    reader = chain_reader(chain)
+    rows, batch, own_reads = [], [], {}
+    for qid, question in asked_questions(inputs, poison).items():
         candidates = [Candidate(d, s, passages[d]) for d, s in run[qid].items()]
         started = time.perf_counter()
-        passed = apply_chain(chain, question, candidates)
+        passed, seen = defend(chain, question, candidates, config.fetch_k, context_size)
+        kept = passed[:context_size]
+        if reader is not None:
+            own_reads[qid] = reader.read(question, [c.passage for c in kept], stack.generator)
         defense_ms = (time.perf_counter() - started) * 1000
         passed_ids = {c.doc_id for c in passed}
-        dropped = [c.doc_id for c in candidates if c.doc_id not in passed_ids]
-        kept = passed[: config.k]
+        dropped = [c.doc_id for c in seen if c.doc_id not in passed_ids]
+        seen_poison = sum(c.doc_id in poison_ids for c in seen)
+        dropped_poison = sum(d in poison_ids for d in dropped)
         target = inputs.targets[qid]
         batch.append(ReaderInput(question, tuple(c.passage for c in kept)))
         rows.append({
-            "qid": qid, "dataset": question.dataset, "gold": question.answer, "target": target.option,
-            "severity": target.severity, "target_assigned_by_seed": target.assigned_by_seed,
+            "qid": qid, "dataset": question.dataset, "question": question.question, "gold": question.answer,
+            "target": target.option, "severity": target.severity,
+            "target_assigned_by_seed": target.assigned_by_seed,
             "retrieved_ids": [c.doc_id for c in candidates[: config.k]],
             "context_ids": [c.doc_id for c in kept],
             "context_poison_ids": [c.doc_id for c in kept if c.doc_id in poison_ids],
             "own_poison_ids": sorted(poison.for_question(qid)),
-            "dropped_ids": dropped, "dropped_poison": sum(d in poison_ids for d in dropped),
+            "dropped_ids": dropped, "dropped_poison": dropped_poison, "seen_poison": seen_poison,
+            "dropped_clean": len(dropped) - dropped_poison, "seen_clean": len(seen) - seen_poison,
             "defense_ms": defense_ms,
         })
-    for row, answer in zip(rows, stack.generator.answer(batch), strict=True):
+    answers = _read(stack, batch, own_reads)
+    for row, answer in zip(rows, answers, strict=True):
         row.update(answer=answer.letter, correct=answer.letter == row["gold"],
-                   answered_target=answer.letter == row["target"])
+                   answered_target=answer.letter == row["target"], certified_radius=answer.certified_radius)
     return rows
+
+
+def _read(stack: Stack, batch: list[ReaderInput], own_reads: dict[str, Answer | None]) -> list[Answer]:
+    """The plain reader's answers in one batch, except where a defense answered for itself."""
+    if own_reads:
+        return [own_reads[item.question.qid] or stack.generator.answer([item])[0] for item in batch]
+    return stack.generator.answer(batch)

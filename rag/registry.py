@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import pkgutil
 from typing import Any
 
 from rag.errors import InputError
@@ -11,10 +12,10 @@ from rag.errors import InputError
 class Registry:
     """Name-to-class map for one plugin kind; checks the base class and refuses duplicate names."""
 
-    def __init__(self, kind: str, base: str, builtins: tuple[str, ...]) -> None:
+    def __init__(self, kind: str, base: str, packages: tuple[str, ...] = ()) -> None:
         self.kind = kind
         self._base_path = base
-        self._builtins = builtins
+        self._packages = packages
         self._classes: dict[str, type] = {}
         self._loaded = False
 
@@ -39,10 +40,13 @@ class Registry:
         return decorate
 
     def _load_builtins(self) -> None:
+        # Every module of a plugin package registers itself on import; plugin modules import their heavy
+        # backends lazily, so loading them all stays cheap.
         if not self._loaded:
             self._loaded = True
-            for module in self._builtins:
-                importlib.import_module(module)
+            for package in self._packages:
+                for module in builtin_modules(package):
+                    importlib.import_module(module)
 
     def get(self, name: str, *, key: str | None = None) -> type:
         """Return the class registered as ``name`` or raise an InputError naming the config key."""
@@ -70,6 +74,13 @@ class Registry:
         return cls(cls.parse_params(params or {}, key=key or f"{self.kind}.{name}"), **context)
 
 
+def builtin_modules(package: str) -> list[str]:
+    """Modules of a plugin package, except its base and private modules, sorted by name."""
+    root = importlib.import_module(package)
+    return sorted(f"{package}.{info.name}" for info in pkgutil.iter_modules(root.__path__)
+                  if info.name != "base" and not info.name.startswith("_"))
+
+
 def first_line(doc: str | None) -> str:
     """First non-empty line of a docstring."""
     for line in (doc or "").splitlines():
@@ -78,11 +89,11 @@ def first_line(doc: str | None) -> str:
     return ""
 
 
-EMBEDDERS = Registry("embedder", "rag.embedders.base:Embedder", ("rag.embedders.sentence_transformers",))
-STORES = Registry("store", "rag.stores.base:VectorStore", ("rag.stores.faiss_store",))
-RETRIEVERS = Registry("retriever", "rag.retrievers.base:Retriever", ("rag.retrievers.dense",))
-GENERATORS = Registry("generator", "rag.generators.base:Generator", ("rag.generators.extractive",))
-ATTACKS = Registry("attack", "poisoning.attacks.base:Attack", ("poisoning.attacks.poisonedrag",))
-DEFENSES = Registry("defense", "poisoning.defenses.base:Defense", ("poisoning.defenses.provenance",))
+EMBEDDERS = Registry("embedder", "rag.embedders.base:Embedder", ("rag.embedders",))
+STORES = Registry("store", "rag.stores.base:VectorStore", ("rag.stores",))
+RETRIEVERS = Registry("retriever", "rag.retrievers.base:Retriever", ("rag.retrievers",))
+GENERATORS = Registry("generator", "rag.generators.base:Generator", ("rag.generators",))
+ATTACKS = Registry("attack", "poisoning.attacks.base:Attack", ("poisoning.attacks",))
+DEFENSES = Registry("defense", "poisoning.defenses.base:Defense", ("poisoning.defenses",))
 
 REGISTRIES = {r.kind: r for r in (EMBEDDERS, STORES, RETRIEVERS, GENERATORS, ATTACKS, DEFENSES)}

@@ -34,8 +34,16 @@ class Target:
 
 @dataclass(frozen=True)
 class Answer:
-    """A generator's answer to one question: the chosen letter and per-option support."""
+    """A generator's answer to one question: the chosen letter and per-option support.
+
+    ``letter`` is ``UNPARSED`` when a generator's output named no option. ``certified_radius`` is set by
+    certifying defenses: the answer provably stands against up to that many corrupted passages.
+    """
 
     letter: str
     scores: dict[str, float] = field(default_factory=dict)
     text: str = ""
+    certified_radius: int | None = None
+
+
+UNPARSED = "unparsed"

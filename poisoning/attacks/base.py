@@ -1,10 +1,12 @@
-"""The Attack base: craft poisoned passages for a set of target questions."""
+"""The Attack base: craft poisoned passages (new ones, or in-place edits) for a set of target questions."""
 
 from __future__ import annotations
 
+import random
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from rag.plugin import Plugin
 from rag.types import Corpus, Question, Target
@@ -12,26 +14,59 @@ from rag.types import Corpus, Question, Target
 
 @dataclass(frozen=True)
 class AttackContext:
-    """What an attacker may see: the questions it targets, their targets and the clean corpus."""
+    """What an attacker may see: the questions it targets, their targets, the clean corpus and its budget.
+
+    The budget is ``poison_per_target`` passages per target question, or, when ``poison_rate`` is set, a
+    total of ``poison_rate * len(corpus)`` passages (at least one) spread over the target questions.
+    ``embedder`` is the victim's embedder, for white-box attacks that may use it; ``generator`` is an LLM
+    backend an attack may use to write passages (None on the CPU default stack).
+    """
 
     questions: Mapping[str, Question]
     targets: Mapping[str, Target]
     corpus: Mapping[str, Mapping[str, str]]
-    poison_per_target: int
-    seed: int
+    poison_per_target: int = 5
+    seed: int = 0
+    poison_rate: float | None = None
+    embedder: Any = None
+    generator: Any = None
+
+    @property
+    def budget(self) -> int:
+        """Total passages the attack may add or edit."""
+        if self.poison_rate is not None:
+            return max(1, round(self.poison_rate * len(self.corpus)))
+        return self.poison_per_target * len(self.targets)
+
+    def counts(self) -> dict[str, int]:
+        """Passages per target question, in sorted question order; the remainder of a rate goes by seed."""
+        qids = sorted(self.targets)
+        if self.poison_rate is None or not qids:
+            return dict.fromkeys(qids, self.poison_per_target)
+        base, extra = divmod(self.budget, len(qids))
+        lucky = set(random.Random(f"{self.seed}:budget").sample(qids, extra))
+        return {qid: base + (qid in lucky) for qid in qids}
 
 
 @dataclass
 class Poison:
-    """An attack's output: new corpus entries (every id is poison) and the question each one targets."""
+    """An attack's output, every id of which is poison.
+
+    ``passages`` are new corpus entries; ``edits`` replace the text or metadata of existing corpus entries in
+    place (an insider's edit) for the cell only; ``target_of`` names the question each poisoned id targets
+    (untargeted poison names none); ``queries`` replaces a question's text as the user asks it (a trigger
+    phrase), for retrieval and reading alike.
+    """
 
     passages: Corpus = field(default_factory=dict)
+    edits: Corpus = field(default_factory=dict)
     target_of: dict[str, str] = field(default_factory=dict)
+    queries: dict[str, str] = field(default_factory=dict)
 
     @property
     def poison_ids(self) -> set[str]:
-        """Ids of every poisoned passage."""
-        return set(self.passages)
+        """Ids of every poisoned passage, added or edited."""
+        return set(self.passages) | set(self.edits)
 
     def for_question(self, qid: str) -> set[str]:
         """Poison ids crafted against one question."""

@@ -40,10 +40,10 @@ class PoisonedRAGBlackBox(Attack):
     def craft(self, context: AttackContext) -> Poison:
         """S = the question (retrieval condition), I = writer text (generation condition)."""
         poison = Poison()
-        for qid in sorted(context.targets):
+        for qid, count in context.counts().items():
             question = context.questions[qid]
             answer = question.options[context.targets[qid].option]
-            for index in range(context.poison_per_target):
+            for index in range(count):
                 rng = random.Random(f"{context.seed}:{self.name}:{qid}:{index}")
                 pid = poison_id(self.name, qid, index)
                 text = f"{question.question} {self.writer.write(question, answer, rng)}"

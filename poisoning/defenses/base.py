@@ -1,12 +1,14 @@
-"""The Defense base: decide which retrieved candidates may reach the reader."""
+"""The Defense base: decide which retrieved candidates may reach the reader, and optionally how it reads them."""
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from rag.plugin import Plugin
-from rag.types import Corpus, Question
+from rag.types import Answer, Question
 
 
 @dataclass(frozen=True)
@@ -18,15 +20,33 @@ class Candidate:
     passage: dict[str, str]
 
 
+@dataclass(frozen=True)
+class DefenseContext:
+    """What a defender may use to calibrate: the trusted clean corpus, the victim's embedder and reader."""
+
+    corpus: Mapping[str, Mapping[str, str]]
+    embedder: Any = None
+    generator: Any = None
+    seed: int = 0
+
+
 class Defense(Plugin, ABC):
     """Filters retrieved candidates; returns one keep/drop verdict per candidate."""
 
-    def fit(self, corpus: Corpus) -> None:  # noqa: B027 - optional hook
+    def fit(self, context: DefenseContext) -> None:  # noqa: B027 - optional hook
         """Calibrate on the clean corpus before filtering; optional."""
 
     @abstractmethod
     def verdicts(self, question: Question, candidates: list[Candidate]) -> list[bool]:
         """True to keep a candidate, False to drop it; same length and order as ``candidates``."""
+
+    def context_size(self, k: int) -> int:
+        """How many passages that pass reach the reader (knowledge expansion widens it); default k."""
+        return k
+
+    def read(self, question: Question, passages: list[dict[str, str]], generator: Any) -> Answer | None:
+        """Answer in place of the plain reader (isolate-then-aggregate defenses); None to leave it be."""
+        return None
 
 
 def apply_chain(chain: list[Defense], question: Question, candidates: list[Candidate]) -> list[Candidate]:
@@ -36,3 +56,14 @@ def apply_chain(chain: list[Defense], question: Question, candidates: list[Candi
         verdicts = defense.verdicts(question, kept)
         kept = [c for c, keep in zip(kept, verdicts, strict=True) if keep]
     return kept
+
+
+def chain_context_size(chain: list[Defense], k: int) -> int:
+    """Passages the chain lets the reader see: the widest any of its defenses asks for."""
+    return max((defense.context_size(k) for defense in chain), default=k)
+
+
+def chain_reader(chain: list[Defense]) -> Defense | None:
+    """The last defense in the chain that reads for itself, if any."""
+    readers = [d for d in chain if type(d).read is not Defense.read]
+    return readers[-1] if readers else None

@@ -29,6 +29,11 @@ class Retriever(Plugin, ABC):
     def remove(self, doc_ids: list[str]) -> None:
         """Remove overlaid passages, leaving the index as it was before ``add``."""
 
+    def update(self, passages: Corpus) -> None:
+        """Replace indexed passages in place under their ids (an in-place edit, or undoing one)."""
+        self.remove(list(passages))
+        self.add(passages)
+
     @abstractmethod
     def retrieve(self, queries: Queries, k: int) -> Run:
         """Top-k documents per query as a BEIR run {qid: {doc_id: score}}, best first."""

@@ -29,6 +29,8 @@ class FaissStore(VectorStore):
         self._index = faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
         self._int_of: dict[str, int] = {}
         self._str_of: dict[int, str] = {}
+        # A deleted id keeps its number: adding it back restores the index exactly (order included).
+        self._retired: dict[str, int] = {}
         self._next = 0
 
     def add(self, ids: list[str], vectors: np.ndarray) -> None:
@@ -38,8 +40,13 @@ class FaissStore(VectorStore):
         clash = [i for i in ids if i in self._int_of]
         if clash or len(set(ids)) != len(ids):
             raise ValueError(f"ids already in store: {clash[:3] or 'repeated in batch'}")
-        ints = np.arange(self._next, self._next + len(ids), dtype=np.int64)
-        self._next += len(ids)
+        numbers = []
+        for doc_id in ids:
+            number = self._retired.pop(doc_id, None)
+            if number is None:
+                number, self._next = self._next, self._next + 1
+            numbers.append(number)
+        ints = np.array(numbers, dtype=np.int64)
         self._index.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32), ints)
         for doc_id, num in zip(ids, ints.tolist(), strict=True):
             self._int_of[doc_id] = num
@@ -51,8 +58,9 @@ class FaissStore(VectorStore):
         if missing:
             raise KeyError(f"ids not in store: {missing[:3]}")
         ints = np.array([self._int_of.pop(i) for i in ids], dtype=np.int64)
-        for num in ints.tolist():
+        for doc_id, num in zip(ids, ints.tolist(), strict=True):
             del self._str_of[num]
+            self._retired[doc_id] = num
         self._index.remove_ids(ints)
 
     def search(self, vectors: np.ndarray, k: int) -> list[list[tuple[str, float]]]:

@@ -50,13 +50,15 @@ def test_overlay_equals_index_built_from_scratch_with_poison(tiny, embedder):
     scratch = RETRIEVERS.create("dense", embedder=embedder, store=store)
     scratch.index({**experiment.inputs.corpus, **poison.passages})
     queries = {qid: q.question for qid, q in experiment.inputs.questions.items()}
-    rebuilt = scratch.retrieve(queries, 8)
+    depth = len(next(iter(overlaid.values())))
+    assert depth >= 8
+    rebuilt = scratch.retrieve(queries, depth)
     assert {q: list(r) for q, r in overlaid.items()} == {q: list(r) for q, r in rebuilt.items()}
     for qid in overlaid:
         assert np.allclose(list(overlaid[qid].values()), list(rebuilt[qid].values()), atol=1e-5)
     # the overlay left the clean index exactly as it was
     assert experiment.stack.retriever.store.ids() == list(experiment.inputs.corpus)
-    assert poison == craft(attack, experiment.inputs, config.seed)
+    assert poison == craft(attack, experiment.inputs, config.seed, experiment.stack)
 
 
 def test_clean_corpus_is_embedded_once_across_runs_and_configs(tiny, tmp_path, monkeypatch):

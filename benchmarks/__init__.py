@@ -1,0 +1,1 @@
+"""Benchmarks (not timed tests): run them by hand or in a scheduled job."""

@@ -1,0 +1,41 @@
+"""``ragpoison run``: run every cell of an experiment config and write its results."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from eval import reporting
+
+HELP = "run every cell of an experiment config"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Arguments of ``run``."""
+    parser.add_argument("config", help="experiment YAML (see configs/)")
+    parser.add_argument("--out", help="results folder (default: runs/<config name>)")
+    parser.add_argument("--corpus", help="MedRAG JSONL file or folder (overrides data.corpus)")
+    parser.add_argument("--questions", help="MIRAGE benchmark.json (overrides data.questions)")
+    parser.add_argument("--targets", help="targets JSON (overrides data.targets)")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                        help="override a config key, e.g. --set k=10 --set seed=[0,1,2]")
+    parser.add_argument("--resume", action="store_true", help="keep finished cells in --out and run the rest")
+    parser.add_argument("--executor", choices=("local", "ray"), default="local", help="where cells run")
+    parser.add_argument("--ray-address", help="Ray cluster address (default: start a local instance)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the sweep, write summary.csv, trials.parquet and manifest.json, print the table."""
+    from eval.config import load_configs
+    from eval.sweep import run_sweep
+
+    configs = load_configs(args.config, args.overrides,
+                           {"corpus": args.corpus, "questions": args.questions, "targets": args.targets})
+    out = Path(args.out) if args.out else Path("runs") / Path(args.config).stem
+    results = run_sweep(configs, out, resume=args.resume, executor=args.executor, address=args.ray_address,
+                        progress=reporting.progress, progress_bar=not args.no_progress)
+    paths = results.write(out)
+    reporting.emit(reporting.summary_table(results.summary))
+    reporting.emit(f"\nwrote {paths['summary']}, {paths['trials']}, {paths['manifest']}")
+    return 0
