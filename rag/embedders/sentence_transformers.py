@@ -66,6 +66,11 @@ class SentenceTransformersEmbedder(Embedder):
                              field="embedder.params.model")
         self.model_path = path.resolve()
 
+    @property
+    def model(self):
+        """The loaded ``SentenceTransformer`` (white-box attacks use its gradients)."""
+        return self._model
+
     @cached_property
     def _model(self):
         os.environ.setdefault("HF_HUB_OFFLINE", "1")

@@ -26,3 +26,12 @@ class Generator(Plugin, ABC):
     @abstractmethod
     def answer(self, batch: list[ReaderInput]) -> list[Answer]:
         """Answer a batch of questions; one Answer per input, in order."""
+
+    @property
+    def writes_text(self) -> bool:
+        """True when ``complete`` can write free text (LLM backends); the extractive reader cannot."""
+        return type(self).complete is not Generator.complete
+
+    def complete(self, prompts: list[str], *, max_tokens: int = 256, seed: int = 0) -> list[str]:
+        """Free-text completions of a batch of prompts, in order (LLM backends only)."""
+        raise NotImplementedError(f"generator {self.name!r} cannot write free text")
