@@ -7,7 +7,7 @@ import math
 from collections import Counter
 
 from rag.generators.base import Generator, ReaderInput
-from rag.generators.text import sentences, tokens
+from rag.generators.text import is_negated, polar_tokens, sentences, tokens
 from rag.plugin import Params
 from rag.registry import GENERATORS
 from rag.types import Answer, Corpus
@@ -20,6 +20,8 @@ class ExtractiveParams(Params):
     base_relevance: float = 0.25
     # Weight of a passage by rank r (0-based): 1 / (1 + rank_decay * r).
     rank_decay: float = 0.0
+    # Read negation: an option named under a negation cue ("X is not recommended") counts against it.
+    negation: bool = True
 
 
 @GENERATORS.register("extractive")
@@ -52,27 +54,23 @@ class ExtractiveReader(Generator):
     def _answer_one(self, item: ReaderInput) -> Answer:
         question = item.question
         q_tokens = set(tokens(question.question))
+        # A question that asks what to avoid ("which drug is contraindicated") is answered by denials, so it
+        # reads polarity the other way round: "asks_denial".
+        asks_denial = self.params.negation and is_negated(_ask(question.question))
         option_tokens = {letter: set(tokens(text)) for letter, text in question.options.items()}
         distinct = {}
         for letter, toks in option_tokens.items():
             others = set().union(*(t for other, t in option_tokens.items() if other != letter))
             distinct[letter] = (toks - others) or toks
+        # An option may itself deny something ("No prophylaxis", "No, it did not improve symptoms"): the
+        # passage supports it where the two agree in polarity.
+        denied_in_option = {letter: polar_tokens(text)[1] if self.params.negation else set()
+                            for letter, text in question.options.items()}
         scores = dict.fromkeys(question.options, 0.0)
         for rank, passage in enumerate(item.passages):
             weight = 1.0 / (1.0 + self.params.rank_decay * rank)
-            title = set(tokens(passage.get("title", "")))
-            best = dict.fromkeys(question.options, 0.0)
-            sentence_tokens = [set(tokens(s)) for s in sentences(passage["text"])]
-            for i, s_tokens in enumerate(sentence_tokens):
-                # A claim's relevance is judged in its local context: the sentence, its neighbours
-                # and the passage title, as a reader resolves "it" or "this drug" across sentences.
-                window = set().union(*sentence_tokens[max(0, i - 1): i + 2], title)
-                relevance = self._overlap(q_tokens, window)
-                for letter, toks in distinct.items():
-                    coverage = self._overlap(toks, s_tokens)
-                    if coverage:
-                        best[letter] = max(best[letter], coverage * (self.params.base_relevance + relevance))
-            for letter, value in best.items():
+            support = self._passage_support(q_tokens, distinct, denied_in_option, passage, asks_denial)
+            for letter, value in support.items():
                 scores[letter] += weight * value
         top = max(scores.values())
         tied = [letter for letter, value in scores.items() if math.isclose(value, top, abs_tol=1e-12)]
@@ -81,8 +79,45 @@ class ExtractiveReader(Generator):
         letter = min(tied, key=lambda x: hashlib.sha256(f"{question.qid}:{x}".encode()).hexdigest())
         return Answer(letter=letter, scores=scores, text=question.options[letter])
 
+    def _passage_support(self, q_tokens: set[str], distinct: dict[str, set[str]],
+                         denied_in_option: dict[str, set[str]], passage: dict[str, str], asks_denial: bool,
+                         ) -> dict[str, float]:
+        """Best affirmed support minus best denied support of each option in one passage."""
+        title = set(tokens(passage.get("title", "")))
+        texts = sentences(passage["text"])
+        sentence_tokens = [set(tokens(s)) for s in texts]
+        best = {letter: [0.0, 0.0] for letter in distinct}  # [affirmed, denied]
+        for i, text in enumerate(texts):
+            # A claim's relevance is judged in its local context: the sentence, its neighbours
+            # and the passage title, as a reader resolves "it" or "this drug" across sentences.
+            window = set().union(*sentence_tokens[max(0, i - 1): i + 2], title)
+            relevance = self.params.base_relevance + self._overlap(q_tokens, window)
+            affirmed, denied = polar_tokens(text) if self.params.negation else (sentence_tokens[i], set())
+            for letter, toks in distinct.items():
+                claimed = toks - denied_in_option[letter]
+                if asks_denial:
+                    # A denial answers such a question; a plain mention may too ("the one to avoid is X").
+                    pro = self._overlap(toks, denied & claimed) + 0.5 * self._overlap(toks, affirmed & claimed)
+                    con = 0.0
+                else:
+                    pro = self._overlap(toks, (affirmed & claimed) | (denied & denied_in_option[letter]))
+                    # Only a denial of what the option claims counts against it: plain mentions of what an
+                    # option denies are everywhere and say nothing about it.
+                    con = self._overlap(toks, denied & claimed)
+                best[letter][0] = max(best[letter][0], pro * relevance)
+                best[letter][1] = max(best[letter][1], con * relevance)
+        return {letter: pro - con for letter, (pro, con) in best.items()}
+
     def _overlap(self, wanted: set[str], present: set[str]) -> float:
         total = sum(self._weight(t) for t in wanted)
         if not total:
             return 0.0
         return sum(self._weight(t) for t in wanted & present) / total
+
+
+def _ask(question: str) -> str:
+    """The part of a question that asks (from its last 'which'/'what'), where a negation changes the ask."""
+    lowered = question.lower()
+    cut = max(lowered.rfind("which"), lowered.rfind("what"))
+    return question[cut:] if cut >= 0 else question
+
