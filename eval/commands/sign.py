@@ -66,8 +66,11 @@ def run(args: argparse.Namespace) -> int:
     for passage in corpus.values():
         passage.pop(SIGNATURE_FIELD, None)  # re-signing replaces an old signature
     out = Path(args.out)
-    if out.resolve() == source.resolve():
-        raise InputError("refusing to overwrite the corpus being signed", path=out, field="--out")
+    if out.resolve() == source.resolve() or (source.is_dir() and out.resolve().is_relative_to(source.resolve())):
+        raise InputError("refusing to write into the corpus being signed", path=out, field="--out")
+    if out.exists() and out.is_dir() != source.is_dir():
+        kind = "a folder" if source.is_dir() else "a file"
+        raise InputError(f"must be {kind}, like the corpus", path=out, field="--out")
     files = corpus_files(source)
     for file in files:
         target = out / file.relative_to(source) if source.is_dir() else out

@@ -92,7 +92,10 @@ def test_bad_input_exits_2_with_one_line_and_writes_nothing(tmp_path, keys, caps
         (["sign", str(broken), "--out", str(out), "--key", str(private)], "broken.jsonl:2"),
         (["sign", str(corpus), "--out", str(out)], "RAGPOISON_SIGNING_KEY"),
         (["sign", str(corpus), "--out", str(out), "--key", str(tmp_path / "nope.key")], "no such key file"),
-        (["sign", str(corpus), "--out", str(corpus), "--key", str(private)], "refusing to overwrite"),
+        (["sign", str(corpus), "--out", str(corpus), "--key", str(private)], "refusing to write into"),
+        (["sign", str(corpus.parent), "--out", str(corpus.parent / "signed"), "--key", str(private)],
+         "refusing to write into"),
+        (["sign", str(corpus), "--out", str(tmp_path), "--key", str(private)], "must be a file"),
         (["verify", str(corpus), "--public-key", str(private)], "not an Ed25519 public key"),
         (["keygen", "--out", str(private)], "already exists"),
     ]
