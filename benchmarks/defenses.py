@@ -28,14 +28,15 @@ def main() -> int:
     args = parser.parse_args()
 
     from eval.config import load_config
-    from eval.runner import Experiment, conditions
+    from eval.runner import Experiment, conditions, craft, retrieve_with_overlay
     from poisoning.defenses.base import Candidate, DefenseContext
     from rag.registry import DEFENSES
 
     config = load_config(ROOT / "configs/defenses_all.yaml", ["defenses=[none]"])
     experiment = Experiment(config)
-    poison, run, _ = experiment._retrieve(conditions(config)[1])
     stack, inputs = experiment.stack, experiment.inputs
+    poison = craft(conditions(config)[1], inputs, config.seed, stack)
+    run = retrieve_with_overlay(stack.retriever, inputs, poison, config.fetch_k)
     context = DefenseContext(inputs.corpus, stack.embedder, stack.generator, config.seed)
     passages = {**inputs.corpus, **poison.passages}
     windows = {qid: [Candidate(d, s, passages[d]) for d, s in list(run[qid].items())[: config.fetch_k]]

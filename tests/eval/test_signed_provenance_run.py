@@ -13,12 +13,12 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-import eval.runner
 from corpora import bundled
 from eval.cli import main
 from eval.config import load_configs
 from eval.sweep import run_sweep
 from rag.loaders import load_corpus
+from rag.registry import ATTACKS
 from rag.signing import load_signer, write_keypair
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -84,11 +84,12 @@ def test_signed_provenance_stops_forged_pubmed_passages_with_lifted_signatures(s
                                                                               monkeypatch, capfd):
     signed, public, private = signed_bundle
     trusted = load_corpus(signed)
-    real_craft = eval.runner.craft
+    blackbox = ATTACKS.get("poisonedrag-blackbox")
+    real_craft = blackbox.craft
 
-    def forged_pubmed(condition, inputs, seed, stack=None):
-        poison = real_craft(condition, inputs, seed, stack)
-        rng = random.Random(f"{seed}:forge")
+    def forged_pubmed(self, context):
+        poison = real_craft(self, context)
+        rng = random.Random(f"{context.seed}:forge")
         donors = sorted(trusted)
         for index, passage in enumerate(poison.passages.values()):
             donor = trusted[rng.choice(donors)]
@@ -97,7 +98,7 @@ def test_signed_provenance_stops_forged_pubmed_passages_with_lifted_signatures(s
                            signature=donor["signature"])
         return poison
 
-    monkeypatch.setattr(eval.runner, "craft", forged_pubmed)
+    monkeypatch.setattr(blackbox, "craft", forged_pubmed)
     paths = bundled()
     spec = json.dumps({"name": "provenance-signed",
                        "params": {"public_key_file": str(public), "sign_at_ingest": False}})

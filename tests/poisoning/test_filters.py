@@ -82,12 +82,12 @@ def test_cluster_runs_only_when_passages_overlap(bundle):
 
 
 def test_similarity_outlier_catches_the_question_prefix_at_its_calibrated_rate(bundle):
-    defense = fitted("similarity-outlier", bundle, fpr=0.05)
+    defense = fitted("similarity-outlier", bundle, fpr=0.05, calibration_size=150)
     assert 0.5 < defense.threshold < 1.0
     tpr, fpr = rates(defense, bundle)
     assert tpr >= 0.7, "PoisonedRAG's S = question makes poison far closer to the question than clean text"
     assert fpr <= 0.1
-    strict = fitted("similarity-outlier", bundle, fpr=0.01)
+    strict = fitted("similarity-outlier", bundle, fpr=0.01, calibration_size=150)
     assert strict.threshold > defense.threshold
 
 
