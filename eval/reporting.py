@@ -11,6 +11,8 @@ TABLE_COLUMNS = (
     ("asr_95ci", None), ("tgt_clean", "target_rate_clean"), ("flip", "flip_rate"),
     ("p@k", "poison_precision_at_k"), ("r@k", "poison_recall_at_k"), ("hit", "poison_hit_rate"),
 )
+# Shown when some cell is defended: passage-level detection rates and the defense's time per question.
+DEFENSE_COLUMNS = (("tpr", "defense_tpr"), ("fpr", "defense_fpr"), ("ms/q", "defense_ms_per_question"))
 
 
 def _fmt(value) -> str:
@@ -32,6 +34,8 @@ def poison_amount(row: dict) -> str:
 def summary_table(rows: list[dict]) -> str:
     """Render cell summaries as a fixed-width text table (grid columns shown when they vary)."""
     columns = list(TABLE_COLUMNS)
+    if any(row.get("defense", "none") != "none" for row in rows):
+        columns += DEFENSE_COLUMNS
     for key in ("seed", "k", "retriever", "store"):
         if len({row.get(key) for row in rows}) > 1:
             columns.insert(3, (key, key))

@@ -15,6 +15,7 @@ from eval.results import Results, summarize
 from eval.stack import Inputs, Stack, build_defense_chain, build_stack, load_inputs
 from poisoning.attacks.base import AttackContext, Poison
 from poisoning.defenses.base import Candidate, Defense, DefenseContext, apply_chain, chain_context_size, chain_reader
+from rag.errors import InputError
 from rag.generators.base import ReaderInput
 from rag.registry import ATTACKS, EMBEDDERS, GENERATORS, RETRIEVERS, STORES
 from rag.retrievers.base import Retriever
@@ -94,7 +95,15 @@ def check_names(config: ExperimentConfig) -> dict[str, list[Defense]]:
     for spec in config.attacks:
         if spec.name != "none":
             ATTACKS.get(spec.name, key="attacks").parse_params(spec.params, key=f"attacks.{spec.name}")
-    return {spec.name: build_defense_chain(spec.name, spec.params) for spec in config.defenses}
+    chains: dict[str, list[Defense]] = {}
+    for spec in config.defenses:
+        if spec.name in chains:
+            # Cells, chains and clean answers are keyed by the defense's name: a second entry would
+            # silently replace the first.
+            raise InputError(f"defense {spec.name!r} is listed twice; run variants as separate configs",
+                             field="defenses")
+        chains[spec.name] = build_defense_chain(spec.name, spec.params)
+    return chains
 
 
 @dataclass

@@ -78,7 +78,8 @@ def _parse_passage(file: Path, line_no: int, raw: str) -> tuple[str, dict[str, s
     if not isinstance(title, str):
         raise InputError("must be a string", path=file, line=line_no, field="title")
     passage = {"title": title, "text": content}
-    for key in ("source", "published", "reference"):
+    # A signature (from `ragpoison sign`) travels with the passage so that a filter can verify it.
+    for key in ("source", "published", "reference", "signature"):
         value = record.get(key)
         if value is not None:
             if not isinstance(value, str):
