@@ -131,6 +131,7 @@ class Experiment:
                 stack = build_stack(self.config)
                 self.progress(f"indexing {len(self.inputs.corpus)} passages")
                 stack.retriever.index(self.inputs.corpus)
+                stack.generator.use_embedder(stack.embedder)
                 stack.generator.fit(self.inputs.corpus)
                 self.stacks[key] = stack
             self._stack = self.stacks[key]

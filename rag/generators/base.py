@@ -23,6 +23,9 @@ class Generator(Plugin, ABC):
     def fit(self, corpus: Corpus) -> None:  # noqa: B027 - optional hook
         """Learn corpus statistics (e.g. term weights) before answering; optional."""
 
+    def use_embedder(self, embedder) -> None:  # noqa: B027 - optional hook
+        """Receive the stack's embedder, for readers that weigh semantic similarity; optional."""
+
     @abstractmethod
     def answer(self, batch: list[ReaderInput]) -> list[Answer]:
         """Answer a batch of questions; one Answer per input, in order."""

@@ -6,6 +6,9 @@ import hashlib
 import math
 from collections import Counter
 
+import numpy as np
+from pydantic import Field
+
 from rag.generators.base import Generator, ReaderInput
 from rag.generators.text import is_negated, polar_tokens, sentences, tokens
 from rag.plugin import Params
@@ -22,6 +25,9 @@ class ExtractiveParams(Params):
     rank_decay: float = 0.0
     # Read negation: an option named under a negation cue ("X is not recommended") counts against it.
     negation: bool = True
+    # Weight of semantic support (the option's best embedding similarity to a context sentence) against
+    # lexical support, both standardised over the options; 0 reads words only.
+    semantic_weight: float = Field(1.0, ge=0)
 
 
 @GENERATORS.register("extractive")
@@ -34,6 +40,11 @@ class ExtractiveReader(Generator):
         super().__init__(params)
         self._idf: dict[str, float] = {}
         self._default_idf = 1.0
+        self._embedder = None
+
+    def use_embedder(self, embedder) -> None:
+        """Read semantic support with the stack's embedder (shared model and cache)."""
+        self._embedder = embedder
 
     def fit(self, corpus: Corpus) -> None:
         """Learn inverse document frequencies from the clean corpus."""
@@ -48,10 +59,39 @@ class ExtractiveReader(Generator):
         return self._idf.get(token, self._default_idf)
 
     def answer(self, batch: list[ReaderInput]) -> list[Answer]:
-        """Answer each question independently."""
-        return [self._answer_one(item) for item in batch]
+        """Answer each question; the batch's sentences are embedded together for semantic support."""
+        lexical = [self._lexical_scores(item) for item in batch]
+        semantic = self._semantic_scores(batch)
+        answers = []
+        for item, lex, sem in zip(batch, lexical, semantic, strict=True):
+            scores = _standardised(lex)
+            if sem is not None:
+                scores = {x: v + self.params.semantic_weight * w for (x, v), w in
+                          zip(scores.items(), _standardised(sem).values(), strict=True)}
+            answers.append(_choose(item.question, scores))
+        return answers
 
-    def _answer_one(self, item: ReaderInput) -> Answer:
+    def _semantic_scores(self, batch: list[ReaderInput]) -> list[dict[str, float] | None]:
+        """Each option's best cosine similarity to a sentence of its question's passages (None: not read)."""
+        if self._embedder is None or not self.params.semantic_weight:
+            return [None] * len(batch)
+        per_item = [[s for p in item.passages for s in sentences(p["text"])] for item in batch]
+        texts = sorted({t for item, sents in zip(batch, per_item, strict=True)
+                        for t in [*sents, *item.question.options.values()]})
+        if not texts:
+            return [None] * len(batch)
+        row = {t: i for i, t in enumerate(texts)}
+        vectors = self._embedder.encode(texts)
+        out = []
+        for item, sents in zip(batch, per_item, strict=True):
+            if not sents:
+                out.append(None)
+                continue
+            context = vectors[[row[t] for t in sents]]
+            out.append({x: float(np.max(context @ vectors[row[o]])) for x, o in item.question.options.items()})
+        return out
+
+    def _lexical_scores(self, item: ReaderInput) -> dict[str, float]:
         question = item.question
         q_tokens = set(tokens(question.question))
         # A question that asks what to avoid ("which drug is contraindicated") is answered by denials, so it
@@ -72,12 +112,7 @@ class ExtractiveReader(Generator):
             support = self._passage_support(q_tokens, distinct, denied_in_option, passage, asks_denial)
             for letter, value in support.items():
                 scores[letter] += weight * value
-        top = max(scores.values())
-        tied = [letter for letter, value in scores.items() if math.isclose(value, top, abs_tol=1e-12)]
-        # Ties (including no support at all) break by a hash of the question, not by letter order,
-        # so an unsupported reader guesses uniformly rather than favouring 'A'.
-        letter = min(tied, key=lambda x: hashlib.sha256(f"{question.qid}:{x}".encode()).hexdigest())
-        return Answer(letter=letter, scores=scores, text=question.options[letter])
+        return scores
 
     def _passage_support(self, q_tokens: set[str], distinct: dict[str, set[str]],
                          denied_in_option: dict[str, set[str]], passage: dict[str, str], asks_denial: bool,
@@ -121,3 +156,24 @@ def _ask(question: str) -> str:
     cut = max(lowered.rfind("which"), lowered.rfind("what"))
     return question[cut:] if cut >= 0 else question
 
+
+
+def _standardised(scores: dict[str, float]) -> dict[str, float]:
+    """Scores shifted to mean 0 and scaled to unit spread over the options (all 0 when they are equal)."""
+    values = np.array(list(scores.values()), dtype=np.float64)
+    spread = values.std()
+    if spread < 1e-9:
+        return dict.fromkeys(scores, 0.0)
+    return {x: float(v) for x, v in zip(scores, (values - values.mean()) / spread, strict=True)}
+
+
+def _choose(question, scores: dict[str, float]) -> Answer:
+    """The best-scoring option.
+
+    Ties (no support at all included) break by a hash of the question id, not by letter order, so an
+    unsupported reader guesses uniformly rather than favouring 'A'.
+    """
+    top = max(scores.values())
+    tied = [letter for letter, value in scores.items() if math.isclose(value, top, abs_tol=1e-9)]
+    letter = min(tied, key=lambda x: hashlib.sha256(f"{question.qid}:{x}".encode()).hexdigest())
+    return Answer(letter=letter, scores=scores, text=question.options[letter])

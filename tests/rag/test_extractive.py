@@ -71,3 +71,19 @@ def test_a_question_asking_what_to_avoid_reads_denials_as_support(tiny):
     passage = {"title": "Hypertension in pregnancy", "text": "Lisinopril is contraindicated in pregnancy, "
                                                              "whereas labetalol is used in pregnancy."}
     assert reader.answer([ReaderInput(q, (passage,))])[0].letter == "A"
+
+
+def test_semantic_support_reads_a_paraphrase_that_shares_no_word(tiny, embedder):
+    q = Question("t/5", "What is done for this injury?",
+                 {"A": "Fracture immobilisation", "B": "Renal function", "C": "Anticoagulant reversal",
+                  "D": "Heart attack"}, "A")
+    passage = {"title": "", "text": "A broken bone is set and held in a plaster cast."}
+    words_only = ExtractiveReader(ExtractiveReader.Params(semantic_weight=0))
+    words_only.fit(load_corpus(tiny["corpus"]))
+    words_only.use_embedder(embedder)
+    assert len(set(words_only.answer([ReaderInput(q, (passage,))])[0].scores.values())) == 1  # no word shared
+    semantic = _reader(tiny)
+    semantic.use_embedder(embedder)
+    answer = semantic.answer([ReaderInput(q, (passage,))])[0]
+    assert answer.letter == "A"
+    assert answer.scores["A"] > max(answer.scores[x] for x in "BCD")
