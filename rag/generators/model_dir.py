@@ -101,10 +101,11 @@ class ModelDirInfo:
 
     def summary(self) -> str:
         """One line: architecture, size, tokenizer and chat template."""
-        size = f"{self.n_params / 1e9:.2f}B params" if self.n_params else "unknown size"
+        n = self.n_params
+        size = "unknown size" if not n else (f"{n / 1e9:.2f}B params" if n >= 1e9 else f"{n / 1e6:.1f}M params")
         arch = ",".join(self.architectures) or self.model_type or "unknown architecture"
         template = "chat template" if self.has_chat_template else "no chat template (plain-text prompts)"
-        return f"{arch}, {size}, {self.weight_bytes / 2**30:.2f} GiB of weights, {template}"
+        return f"{arch}, {size}, {self.weight_bytes / 2**20:.1f} MiB of weights, {template}"
 
 
 def _safetensors_params(file: Path) -> int:

@@ -72,6 +72,7 @@ class OpenAIClient:
         retries = self.retries if retries is None else retries
         timeout_s = self.timeout_s if timeout_s is None else timeout_s
         tries = retries + 1
+        count = f"{tries} {'try' if tries == 1 else 'tries'}"
         for attempt in range(tries):
             retry_after = None
             try:
@@ -85,12 +86,12 @@ class OpenAIClient:
             except (urllib.error.URLError, http.client.HTTPException, OSError) as exc:
                 reason = getattr(exc, "reason", exc)
                 if isinstance(reason, (TimeoutError, socket.timeout)):
-                    problem = (f"no answer from {url} within {timeout_s:g} s ({tries} tries); raise "
-                               "generator.params.timeout_s or check the server")
+                    problem = (f"no answer from {url} within {timeout_s:g} s ({count}); raise the timeout or check "
+                               "the server")
                 else:
                     why = getattr(reason, "strerror", None) or str(reason) or type(reason).__name__
-                    problem = (f"cannot reach the server at {self.base_url} ({why.lower()}, {tries} tries); start "
-                               "one with `ragpoison serve MODEL_DIR` or set generator.params.base_url")
+                    problem = (f"cannot reach the server at {self.base_url} ({why.lower()}, {count}); start one "
+                               f"with `ragpoison serve MODEL_DIR` or set {self.field}")
             if attempt == tries - 1:
                 raise InputError(problem, field=self.field)
             self._wait(attempt, retry_after)

@@ -45,7 +45,8 @@ def test_one_request_per_question_restricted_to_the_option_letters(server):
 
 @pytest.mark.parametrize("structured_api, prompt, field", [
     ("vllm-legacy", "direct", "guided_choice"), ("vllm-legacy", "cot", "guided_json"),
-    ("openai", "direct", "response_format"), ("openai", "cot", "response_format"), ("vllm", "cot", "structured_outputs"),
+    ("openai", "direct", "response_format"), ("openai", "cot", "response_format"),
+    ("vllm", "cot", "structured_outputs"),
 ])
 def test_structured_apis_and_medrag_json(server, structured_api, prompt, field):
     reader = _reader(server, structured_api=structured_api, prompt=prompt)
