@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import shlex
 import signal
 
 from eval import reporting
+from rag.errors import InputError
 
 HELP = "start vllm serve on a model directory, print its base URL, stop it cleanly on Ctrl-C"
 
@@ -31,8 +33,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="VLLM_BATCH_INVARIANT=1: answers independent of batching, so online runs repeat")
     parser.add_argument("--startup-timeout", type=float, default=900.0, help="seconds to wait for /health")
     parser.add_argument("--stop-timeout", type=float, default=30.0, help="seconds between SIGTERM and SIGKILL")
-    parser.add_argument("extra", nargs=argparse.REMAINDER,
-                        help="after --, further vllm serve flags, e.g. -- --tensor-parallel-size 2")
+    parser.add_argument("--vllm-args", default="", metavar="ARGS",
+                        help="further vllm serve flags as one string, e.g. --vllm-args='--tensor-parallel-size 2'")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -41,7 +43,10 @@ def run(args: argparse.Namespace) -> int:
     from rag.generators.model_dir import check_model_dir
 
     model_dir = check_model_dir(args.model_dir, "MODEL_DIR")
-    extra = args.extra[1:] if args.extra[:1] == ["--"] else args.extra
+    try:
+        extra = shlex.split(args.vllm_args)
+    except ValueError as exc:
+        raise InputError(f"cannot split: {exc}", field="--vllm-args") from None
     server = VLLMServer(model_dir, host=args.host, port=args.port or free_port(args.host), seed=args.seed,
                         max_model_len=args.max_model_len, served_name=args.served_model_name, dtype=args.dtype,
                         batch_invariant=args.batch_invariant, extra_args=extra)
