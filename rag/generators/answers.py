@@ -15,7 +15,7 @@ from rag.types import UNPARSED, Answer, Question
 _JSON_OBJECT = re.compile(r"\{.*?\}", re.DOTALL)
 _ANSWER_FIELD = re.compile(r'"answer_choice"\s*:\s*"\s*\(?([A-Z])(?![A-Za-z0-9])')
 # A letter standing alone at the start: "B", "B.", "(B)", "B) text", "B: text"; not "A patient ...".
-_LEADING_LETTER = re.compile(r"^\W{0,3}\(?([A-Z])\)?(?=$|[.:),\n])")
+_LEADING_LETTER = re.compile(r"^\W{0,3}\(?([A-Z])\)?(?=$|[.:),*\n])")
 _ANSWER_IS = re.compile(r"\b(?:answer|choice|option)\s*(?:is|:)\s*(?:option\s*)?\(?((?-i:[A-Z]))\)?(?![A-Za-z0-9])",
                         re.IGNORECASE)
 

@@ -178,10 +178,8 @@ def test_serve_reports_a_server_that_dies_while_starting(tmp_path):
         "model: vllm serve exited with code 1 while starting; its log above says why")
 
 
-def test_doctor_names_each_backend_and_why(tmp_path, capsys):
-    from benchmarks.random_llama import build_random_llama
-
-    model = build_random_llama(tmp_path / "tiny")
+def test_doctor_names_each_backend_and_why(tiny_llama, tmp_path, capsys):
+    model = tiny_llama
     assert main(["doctor", str(model), "--json", "--require", "extractive"]) == 0
     checks = {c["name"]: c for c in json.loads(capsys.readouterr().out)}
     assert {"python", "torch", "gpu", "extractive", "transformers", "openai", "vllm", "serve"} <= set(checks)

@@ -10,6 +10,8 @@ from rag.generators.prompts import reader_prompt, render_prompt
 from rag.registry import GENERATORS
 from rag.types import UNPARSED, Question
 
+pytestmark = pytest.mark.usefixtures("single_torch_thread")
+
 OPTIONS = {"A": "Naloxone", "B": "N-acetylcysteine", "C": "Flumazenil", "D": "Fomepizole"}
 NAC = {"title": "Acetaminophen overdose", "text": "N-acetylcysteine is the antidote for acetaminophen overdose."}
 OPIOID = {"title": "Opioid overdose", "text": "Naloxone reverses respiratory depression from opioids within minutes, "
@@ -25,27 +27,12 @@ def _items():
             ReaderInput(Question("q3", "Which antidote?", dict(OPTIONS), "D"), ())]
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """A tiny model runs fastest on one thread; two threads contending for shared cores run it 50x slower."""
-    import torch
-
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.fixture(scope="module")
-def model_dirs(tmp_path_factory):
-    from benchmarks.random_llama import build_random_llama
-
-    root = tmp_path_factory.mktemp("models")
-    chat = build_random_llama(root / "tiny-chat")
-    plain = root / "tiny-plain"
-    shutil.copytree(chat, plain)
+def model_dirs(tiny_llama, tmp_path_factory):
+    plain = tmp_path_factory.mktemp("plain") / "tiny-plain"
+    shutil.copytree(tiny_llama, plain)
     (plain / "chat_template.jinja").unlink()
-    return {"chat": chat, "plain": plain}
+    return {"chat": tiny_llama, "plain": plain}
 
 
 def _reader(model_dir, **params):
