@@ -57,10 +57,14 @@ def machine_checks(devices: list[dict]) -> list[Check]:
     if torch_version is None:
         checks.append(Check("machine", "torch", False, "not installed"))
     else:
-        import torch
+        try:
+            import torch
 
-        build = f"CUDA {torch.version.cuda} build" if torch.version.cuda else "CPU-only build"
-        checks.append(Check("machine", "torch", True, f"{torch_version} ({build})"))
+            build = f"CUDA {torch.version.cuda} build" if torch.version.cuda else "CPU-only build"
+            checks.append(Check("machine", "torch", True, f"{torch_version} ({build})"))
+        except (ImportError, OSError, RuntimeError) as exc:
+            checks.append(Check("machine", "torch", False, f"{torch_version} does not import: "
+                                                           f"{_first_line(str(exc))}"))
     driver = nvidia_smi()
     if devices:
         names = "; ".join(f"{d['name']} ({d['memory_gib']} GiB, compute {d['capability']})" for d in devices)

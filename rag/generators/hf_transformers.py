@@ -9,11 +9,13 @@ from typing import Literal
 from pydantic import Field
 
 from rag.errors import InputError
+from rag.generators.answers import parse_choice
 from rag.generators.llm import Generation, LLMGenerator, LLMParams, Request
 from rag.generators.model_dir import check_model_dir, model_dir_sha256
 from rag.generators.prompts import Prompt, render_prompt
 from rag.generators.runtime import hardware, has_module
 from rag.registry import GENERATORS
+from rag.types import UNPARSED
 
 FIELD = "generator.params.model"
 # After a free-text chain of thought, the answer letter is decoded restricted to the options behind this cue.
@@ -108,8 +110,9 @@ class TransformersGenerator(LLMGenerator):
                              "generator.params.structured to false", field="generator.params.structured")
         return sorted(ids)
 
-    def score_letters(self, texts: list[str], letter_sets: list[tuple[str, ...]]) -> list[dict[str, float]]:
-        """Per text, the probability of each allowed letter as the next token, renormalised over the letters."""
+    def score_letters(self, texts: list[str], letter_sets: list[tuple[str, ...]]
+                      ) -> tuple[list[dict[str, float]], list[int]]:
+        """Per text, each allowed letter's probability as the next token (renormalised), and the prompt's length."""
         import torch
 
         model, _ = self._loaded
@@ -122,9 +125,8 @@ class TransformersGenerator(LLMGenerator):
         scores = []
         for row, letters in zip(logits, letter_sets, strict=True):
             best = torch.stack([row[self._letter_ids(letter)].max() for letter in letters])
-            probs = torch.softmax(best, dim=0).tolist()
-            scores.append(dict(zip(letters, probs, strict=True)))
-        return scores
+            scores.append(dict(zip(letters, torch.softmax(best, dim=0).tolist(), strict=True)))
+        return scores, encoded["attention_mask"].sum(dim=1).tolist()
 
     def _free(self, texts: list[str], request: Request) -> list[tuple[str, int, int]]:
         """Decode freely: (text, prompt tokens, completion tokens) per prompt."""
@@ -168,30 +170,29 @@ class TransformersGenerator(LLMGenerator):
         return results
 
     def _run_chunk(self, chunk: list[Request]) -> list[Generation]:
-        from rag.generators.answers import parse_choice
-        from rag.types import UNPARSED
-
         texts = [self._text(r.prompt) for r in chunk]
         if chunk[0].choices is not None:
-            scores = self.score_letters(texts, [r.choices for r in chunk])
-            prompt_tokens = self._encode(texts)["attention_mask"].sum(dim=1).tolist()
-            return [Generation(max(s, key=s.get), s, int(n), 1) for s, n in zip(scores, prompt_tokens, strict=True)]
+            scores, lengths = self.score_letters(texts, [r.choices for r in chunk])
+            return [Generation(max(s, key=s.get), s, n, 1) for s, n in zip(scores, lengths, strict=True)]
         generations = [Generation(text, {}, n_prompt, n_new) for text, n_prompt, n_new in self._free(texts, chunk[0])]
-        if chunk[0].schema is None:
-            return generations
-        # MedRAG's JSON asked for: where the reasoning names no valid option, decode the letter after a cue.
+        if chunk[0].schema is not None:
+            self._decode_answer_choice(texts, chunk, generations)
+        return generations
+
+    def _decode_answer_choice(self, texts: list[str], chunk: list[Request], generations: list[Generation]) -> None:
+        """Where free reasoning named no valid option, decode the letter, restricted to the options, after a cue."""
         letters = [tuple(r.schema["properties"]["answer_choice"]["enum"]) for r in chunk]
         pending = [i for i, g in enumerate(generations) if parse_choice(g.text, letters[i]) == UNPARSED]
-        if pending:
-            reasoning = [generations[i].text.split('"answer_choice"')[0].rstrip(' ,"') for i in pending]
-            cued = [texts[i] + reasoning_text + ANSWER_CUE for i, reasoning_text in zip(pending, reasoning,
-                                                                                       strict=True)]
-            for i, text, scores in zip(pending, reasoning, self.score_letters(cued, [letters[i] for i in pending]),
-                                       strict=True):
-                letter = max(scores, key=scores.get)
-                generations[i] = Generation(f'{text}{ANSWER_CUE}{letter}"}}', scores, generations[i].prompt_tokens,
-                                            generations[i].completion_tokens + 1)
-        return generations
+        if not pending:
+            return
+        reasoning = {i: generations[i].text.split('"answer_choice"')[0].rstrip(' ,"') for i in pending}
+        scores, _ = self.score_letters([texts[i] + reasoning[i] + ANSWER_CUE for i in pending],
+                                       [letters[i] for i in pending])
+        for i, letter_scores in zip(pending, scores, strict=True):
+            letter = max(letter_scores, key=letter_scores.get)
+            old = generations[i]
+            generations[i] = Generation(f'{reasoning[i]}{ANSWER_CUE}{letter}"}}', letter_scores, old.prompt_tokens,
+                                        old.completion_tokens + 1)
 
     def backend_provenance(self) -> dict:
         """Model directory and hash, hardware, device, dtype and decoding settings."""

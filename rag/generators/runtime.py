@@ -60,15 +60,18 @@ def gpus() -> list[dict]:
     """CUDA devices torch can see: name, memory and compute capability (empty without torch or CUDA)."""
     if not has_module("torch"):
         return []
-    import torch
+    try:
+        import torch
 
-    if not torch.cuda.is_available():
+        if not torch.cuda.is_available():
+            return []
+        devices = []
+        for index in range(torch.cuda.device_count()):
+            props = torch.cuda.get_device_properties(index)
+            devices.append({"name": props.name, "memory_gib": round(props.total_memory / 2**30, 1),
+                            "capability": f"{props.major}.{props.minor}"})
+    except (ImportError, OSError, RuntimeError):  # a broken CUDA install: report no GPU rather than fail
         return []
-    devices = []
-    for index in range(torch.cuda.device_count()):
-        props = torch.cuda.get_device_properties(index)
-        devices.append({"name": props.name, "memory_gib": round(props.total_memory / 2**30, 1),
-                        "capability": f"{props.major}.{props.minor}"})
     return devices
 
 
@@ -76,9 +79,12 @@ def hardware() -> dict:
     """The machine's GPUs, CUDA runtime and CPU, as the manifest records them."""
     cuda = None
     if has_module("torch"):
-        import torch
+        try:
+            import torch
 
-        cuda = torch.version.cuda
+            cuda = torch.version.cuda
+        except (ImportError, OSError, RuntimeError):
+            pass
     return {"gpus": gpus(), "cuda": cuda, "cpu": cpu_name(), "cpu_count": os.cpu_count()}
 
 
