@@ -96,12 +96,21 @@ class VLLMServer:
         except (urllib.error.URLError, OSError):
             return False
 
+    def exited(self) -> bool:
+        """True once the server process has exited; it is not reaped, so its process group stays ours to signal."""
+        if self.process.returncode is not None:
+            return True
+        try:
+            return os.waitid(os.P_PID, self.process.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None
+        except ChildProcessError:
+            return True
+
     def wait_healthy(self, timeout_s: float = 900.0, poll_s: float = 0.5) -> None:
         """Block until healthy; InputError if the process exits first or the timeout passes."""
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
-            code = self.process.poll()
-            if code is not None:
+            if self.exited():
+                code = self.stop()
                 raise InputError(f"vllm serve exited with code {code} while starting; its log above says why",
                                  path=self.model_dir)
             if self.healthy():
@@ -112,24 +121,24 @@ class VLLMServer:
                          path=self.model_dir)
 
     def stop(self, grace_s: float = 30.0) -> int | None:
-        """SIGTERM the server's process group, SIGKILL it after ``grace_s``; returns the exit code."""
+        """SIGTERM the server's process group, SIGKILL what is left after ``grace_s``; returns the exit code."""
         if self.process is None:
             return None
-        if self.process.poll() is None:
+        if self.process.returncode is None:
+            pid = self.process.pid
             try:
-                os.killpg(self.process.pid, signal.SIGTERM)
+                os.killpg(pid, signal.SIGTERM)
             except ProcessLookupError:
                 pass
+            deadline = time.monotonic() + grace_s
+            while not self.exited() and time.monotonic() < deadline:
+                time.sleep(0.05)
+            # The leader is unreaped until wait() below, so the group id cannot have been reused by then.
             try:
-                self.process.wait(timeout=grace_s)
-            except subprocess.TimeoutExpired:
+                os.killpg(pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
                 pass
-        try:
-            os.killpg(self.process.pid, signal.SIGKILL)  # whatever of the group outlived the grace period
-        except ProcessLookupError:
-            pass
-        self.process.wait()
-        return self.process.returncode
+        return self.process.wait()
 
     def __enter__(self) -> VLLMServer:
         self.start()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import shlex
 import signal
+import time
 
 from eval import reporting
 from rag.errors import InputError
@@ -58,8 +59,9 @@ def run(args: argparse.Namespace) -> int:
         server.wait_healthy(args.startup_timeout)
         reporting.emit(server.base_url)
         reporting.progress(f"serving {server.name!r} at {server.base_url}; Ctrl-C stops it")
-        code = server.process.wait()
-        reporting.error(f"vllm serve exited on its own with code {code}")
+        while not server.exited():
+            time.sleep(0.5)
+        reporting.error(f"vllm serve exited on its own with code {server.stop()}")
         return 1
     except (KeyboardInterrupt, _Stop):
         code = server.stop(args.stop_timeout)
