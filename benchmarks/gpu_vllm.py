@@ -204,7 +204,7 @@ def orchestrate(args: argparse.Namespace) -> int:
               "--batch-size", str(args.batch_size)]
     rows = []
     for mode in args.modes.split(","):
-        rows.append(run_worker("transformers", "transformers generate", mode, common, work))
+        rows.append(run_worker("transformers", f"transformers (batches of {args.batch_size})", mode, common, work))
         if has_module("vllm"):
             rows.append(run_worker("vllm", "vllm offline (one batched generate)", mode, common, work))
     if has_module("vllm"):
