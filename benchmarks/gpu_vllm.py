@@ -19,6 +19,7 @@ import json
 import os
 import pickle
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -94,7 +95,7 @@ def worker(args: argparse.Namespace) -> int:
 
 def run_worker(kind: str, label: str, mode: str, common: list[str], work: Path, **extra) -> dict:
     """Run ``worker`` in a subprocess and read its row; a failure becomes a row that says so."""
-    out = work / f"{label}-{mode}.json".replace(" ", "_")
+    out = work / (re.sub(r"[^A-Za-z0-9]+", "-", f"{label}-{mode}") + ".json")
     command = [sys.executable, __file__, "--worker", kind, "--label", label, "--mode", mode, "--json", str(out),
                *common, *[f"--{k.replace('_', '-')}={v}" for k, v in extra.items()]]
     proc = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
@@ -207,7 +208,7 @@ def orchestrate(args: argparse.Namespace) -> int:
         rows.append(run_worker("transformers", f"transformers (batches of {args.batch_size})", mode, common, work))
         if has_module("vllm"):
             rows.append(run_worker("vllm", "vllm offline (one batched generate)", mode, common, work))
-    if has_module("vllm"):
+    if has_module("vllm") or shutil.which("vllm"):
         with VLLMServer(model_dir, port=free_port("127.0.0.1"), max_model_len=MAX_MODEL_LEN) as server:
             for mode in args.modes.split(","):
                 for concurrency in map(int, args.concurrency.split(",")):
