@@ -39,6 +39,8 @@ def summary_table(rows: list[dict]) -> str:
     for key in ("seed", "k", "retriever", "store"):
         if len({row.get(key) for row in rows}) > 1:
             columns.insert(3, (key, key))
+    if any((row.get("unparsed_rate") or 0) > 0 for row in rows):  # LLM readers: answers that named no option
+        columns.append(("unparsed", "unparsed_rate"))
     header = [name for name, _ in columns]
     body = []
     for row in rows:

@@ -150,8 +150,9 @@ class Experiment:
         return EMBEDDERS.create(self.config.embedder.kind, self.config.embedder.params, key="embedder.kind")
 
     def remember_clean(self, defense: str, rows: list[dict]) -> None:
-        """Record a clean cell's answers, which the attack cells of the same defense compare against."""
-        self.clean_answers[defense] = {r["qid"]: r["answer"] for r in rows}
+        """Record a clean cell's answers and scoring, which the attack cells of the same defense compare against."""
+        self.clean_answers[defense] = {r["qid"]: {key: r[key] for key in ("answer", "correct", "answered_target")}
+                                       for r in rows}
 
     def _retrieve(self, condition: Condition) -> tuple[Poison, Run, float]:
         if condition.key not in self._retrieved:
@@ -184,8 +185,8 @@ class Experiment:
                        n_poison=n_poison, poison_rate_actual=n_poison / len(self.inputs.corpus),
                        seed=self.config.seed, k=self.config.k, retriever=self.config.retriever.kind,
                        store=self.config.store.kind, generator=self.config.generator.kind,
-                       config_hash=self.config_hash, clean_answer=clean, clean_correct=clean == row["gold"],
-                       craft_seconds=craft_seconds)
+                       config_hash=self.config_hash, clean_answer=clean["answer"], clean_correct=clean["correct"],
+                       clean_answered_target=clean["answered_target"], craft_seconds=craft_seconds)
         return rows
 
 
@@ -299,9 +300,16 @@ def cell_trials(config: ExperimentConfig, inputs: Inputs, stack: Stack, poison: 
         })
     answers = _read(stack, batch, own_reads)
     for row, answer in zip(rows, answers, strict=True):
-        row.update(answer=answer.letter, correct=answer.letter == row["gold"],
-                   answered_target=answer.letter == row["target"], certified_radius=answer.certified_radius)
+        row.update(answer=answer.letter, answer_text=answer.text, certified_radius=answer.certified_radius,
+                   **judge(answer, row["gold"], row["target"]))
     return rows
+
+
+def judge(answer: Answer, gold: str, target: str) -> dict:
+    """Score one answer: its letter, or in open-answer mode the options its text mentions (PoisonedRAG's rule)."""
+    if answer.mentions is None:
+        return {"answer_mode": "choice", "correct": answer.letter == gold, "answered_target": answer.letter == target}
+    return {"answer_mode": "open", "correct": gold in answer.mentions, "answered_target": target in answer.mentions}
 
 
 def _read(stack: Stack, batch: list[ReaderInput], own_reads: dict[str, Answer | None]) -> list[Answer]:

@@ -74,11 +74,12 @@ class Stack:
 
 def build_stack(config: ExperimentConfig) -> Stack:
     """Instantiate embedder, store, retriever and generator from the registry."""
+    # The generator first: a missing backend or model directory fails before the embedder loads its model.
+    generator = GENERATORS.create(config.generator.kind, config.generator.params, key="generator.kind")
     embedder = EMBEDDERS.create(config.embedder.kind, config.embedder.params, key="embedder.kind")
     store = STORES.create(config.store.kind, config.store.params, key="store.kind", dim=embedder.dim)
     retriever = RETRIEVERS.create(config.retriever.kind, config.retriever.params, key="retriever.kind",
                                   embedder=embedder, store=store)
-    generator = GENERATORS.create(config.generator.kind, config.generator.params, key="generator.kind")
     return Stack(embedder, retriever, generator)
 
 

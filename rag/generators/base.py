@@ -35,6 +35,10 @@ class Generator(Plugin, ABC):
         """True when ``complete`` can write free text (LLM backends); the extractive reader cannot."""
         return type(self).complete is not Generator.complete
 
+    def provenance(self) -> dict:
+        """What manifest.json records about this generator; LLM backends add versions, model hash, hardware."""
+        return {"kind": self.name, "params": self.params.model_dump(mode="json")}
+
     def complete(self, prompts: list[str], *, max_tokens: int = 256, seed: int = 0) -> list[str]:
         """Free-text completions of a batch of prompts, in order (LLM backends only)."""
         raise NotImplementedError(f"generator {self.name!r} cannot write free text")
