@@ -73,11 +73,18 @@ class Stack:
 
 
 def build_stack(config: ExperimentConfig) -> Stack:
-    """Instantiate embedder, store, retriever and generator from the registry."""
+    """Instantiate embedder, store, retriever and generator from the registry.
+
+    The embedder is always built (defenses and attacks use it; it loads its model on first use); the store only
+    when the retriever needs one (``Retriever.needs``), so BM25 runs with neither store nor dense index.
+    """
     embedder = EMBEDDERS.create(config.embedder.kind, config.embedder.params, key="embedder.kind")
-    store = STORES.create(config.store.kind, config.store.params, key="store.kind", dim=embedder.dim)
+    needs = RETRIEVERS.get(config.retriever.kind, key="retriever.kind").needs
+    parts = {"embedder": embedder}
+    if "store" in needs:
+        parts["store"] = STORES.create(config.store.kind, config.store.params, key="store.kind", dim=embedder.dim)
     retriever = RETRIEVERS.create(config.retriever.kind, config.retriever.params, key="retriever.kind",
-                                  embedder=embedder, store=store)
+                                  **{part: value for part, value in parts.items() if part in needs})
     generator = GENERATORS.create(config.generator.kind, config.generator.params, key="generator.kind")
     return Stack(embedder, retriever, generator)
 
