@@ -35,3 +35,12 @@ def tiny(tmp_path) -> dict[str, Path]:
 
     return write_dataset(tmp_path / "tiny")
 
+
+
+@pytest.fixture(scope="module")
+def chroma_server(tmp_path_factory):
+    """One real `chroma run` server on loopback per test module."""
+    from tests.chroma_server import chroma_server as start
+
+    with start(tmp_path_factory.mktemp("chroma-server") / "db") as address:
+        yield address
