@@ -216,14 +216,18 @@ class _StreamingValues(ValuesView):
         return (passage for _, passage in self._mapping._stream())
 
 
-def open_corpus(path: str | Path, in_memory_limit: int = IN_MEMORY_LIMIT) -> Mapping[str, dict[str, str]]:
-    """A corpus as a Mapping: a dict when its files are small, an ``OnDiskCorpus`` when they are not."""
+def open_corpus(path: str | Path, in_memory_limit: int | None = None) -> Mapping[str, dict[str, str]]:
+    """A corpus as a Mapping: a dict when its files are small, an ``OnDiskCorpus`` when they are not.
+
+    ``in_memory_limit`` (bytes of corpus files) defaults to ``IN_MEMORY_LIMIT``.
+    """
+    limit = IN_MEMORY_LIMIT if in_memory_limit is None else in_memory_limit
     path = Path(path)
     fmt = corpus_format(path)
     if fmt == "pubmed":
         path, fmt = _pubmed_as_medrag(path), "medrag"
     files = source_files(path)
-    if sum(f.stat().st_size for f in files) > in_memory_limit:
+    if sum(f.stat().st_size for f in files) > limit:
         return OnDiskCorpus(files, fmt)
     corpus: dict[str, dict[str, str]] = {}
     where: dict[str, str] = {}

@@ -60,15 +60,20 @@ class DualEncoderEmbedder(Embedder):
     def _load(self, path: Path, max_length: int):
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-        from sentence_transformers import SentenceTransformer, models
+        from sentence_transformers import SentenceTransformer
+
+        try:
+            from sentence_transformers.sentence_transformer.modules import Pooling, Transformer
+        except ImportError:  # sentence-transformers before 6
+            from sentence_transformers.models import Pooling, Transformer
 
         if self.params.pooling == "auto" and (path / "modules.json").exists():
             model = SentenceTransformer(str(path), device=self.params.device)
         else:
-            transformer = models.Transformer(str(path), max_seq_length=max_length)
+            transformer = Transformer(str(path), max_seq_length=max_length)
             mode = "mean" if self.params.pooling == "mean" else "cls"
             width = getattr(transformer, "get_embedding_dimension", None) or transformer.get_word_embedding_dimension
-            pooling = models.Pooling(int(width()), pooling_mode=mode)
+            pooling = Pooling(int(width()), pooling_mode=mode)
             model = SentenceTransformer(modules=[transformer, pooling], device=self.params.device)
         model.max_seq_length = max_length
         return model
