@@ -129,7 +129,8 @@ def test_pubmed_baseline_xml_streams_articles_with_abstracts(tmp_path):
     assert articles["PMID:90000001"] == {
         "title": "Naloxone for opioid overdose.", "source": "pubmed", "reference": "PMID:90000001",
         "published": "2019-03-05",
-        "text": "Opioid overdose causes respiratory depression. Naloxone reverses opioid-induced respiratory depression."}
+        "text": "Opioid overdose causes respiratory depression. "
+                "Naloxone reverses opioid-induced respiratory depression."}
     assert articles["PMID:90000003"]["published"] == "1998"
     assert corpus_format(baseline) == "pubmed"
     assert open_corpus(baseline) == articles  # converted once to MedRAG JSONL in the cache
@@ -153,3 +154,12 @@ def test_a_run_on_another_format_equals_the_medrag_run(tmp_path, monkeypatch, sh
     other = run_experiment(load_config(None, overrides, {**{k: str(v) for k, v in data.items()}, "corpus": corpus}))
     keys = ("qid", "attack", "defense", "context_ids", "answer")
     assert [{k: r[k] for k in keys} for r in other.trials] == [{k: r[k] for k in keys} for r in base.trials]
+
+
+def test_convert_command_writes_a_medrag_folder(tmp_path):
+    from eval.cli import main
+
+    root = write_beir(tmp_path / "scifact")
+    assert main(["convert", str(root), str(tmp_path / "out")]) == 0
+    assert load_corpus(tmp_path / "out") == open_corpus(root)
+    assert main(["convert", str(tmp_path / "missing"), str(tmp_path / "out2")]) == 2
