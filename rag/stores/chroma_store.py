@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+import os
+import socket
 import uuid
+import weakref
 from functools import cached_property
 from pathlib import Path
 
@@ -38,6 +41,23 @@ def _settings():
     return Settings(anonymized_telemetry=False)
 
 
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return pid > 0
+
+
+def _drop_collection(client, name: str) -> None:
+    try:
+        client.delete_collection(name)
+    except Exception:  # noqa: BLE001 - best effort at exit: the server may already be gone
+        pass
+
+
 @STORES.register("chroma")
 class ChromaStore(VectorStore):
     """Chroma collection with inner-product space; poison goes in and out through Chroma's own add and delete."""
@@ -52,6 +72,7 @@ class ChromaStore(VectorStore):
         # A deleted id keeps its sequence number: adding it back restores its place in the insertion order.
         self._retired: dict[str, int] = {}
         self._next = 0
+        self._lock = None
 
     @property
     def where(self) -> str:
@@ -88,34 +109,83 @@ class ChromaStore(VectorStore):
 
     @property
     def collection(self):
-        """The Chroma collection (one with a fresh name when ``attach`` was never called)."""
+        """The Chroma collection (a private one, dropped with the store, when ``attach`` was never called)."""
         if self._collection is None:
-            name = self.params.collection or f"ragpoison-{uuid.uuid4().hex[:16]}"
-            self._create(name, {"ragpoison_dim": self.dim})
+            if self.params.collection:
+                self._create(self.params.collection, {"ragpoison_dim": self.dim})
+            else:
+                self._create_private("ragpoison", {"ragpoison_dim": self.dim})
         return self._collection
 
+    def _create_private(self, prefix: str, metadata: dict) -> None:
+        """A collection of this store's own, deleted when the store is collected or the process exits."""
+        name = f"{prefix[:60]}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        self._create(name, {**metadata, "ragpoison_private": True, "ragpoison_pid": os.getpid(),
+                            "ragpoison_host": socket.gethostname()})
+        weakref.finalize(self, _drop_collection, self.client, name)
+
+    def _claim(self, name: str) -> bool:
+        """Lock a shared collection for this store's life (one run's poison must not meet another's)."""
+        import fcntl
+
+        if self.params.host:
+            from rag.embedders.sentence_transformers import default_cache_dir
+
+            folder = default_cache_dir() / "chroma-locks"
+            key = f"{self.params.host}:{self.params.port}/{name}"
+        else:
+            folder, key = self._path / "ragpoison-locks", name
+        folder.mkdir(parents=True, exist_ok=True)
+        handle = (folder / f"{hashlib.sha256(key.encode()).hexdigest()[:24]}.lock").open("a")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.close()
+            return False
+        self._lock = handle  # released when the store is collected or the process exits
+        return True
+
+    def _drop_stale(self, prefix: str) -> None:
+        """Delete private collections that processes on this host left behind when they were killed."""
+        for collection in self.client.list_collections():
+            metadata = collection.metadata or {}
+            if (collection.name.startswith(f"{prefix[:60]}-") and metadata.get("ragpoison_private")
+                    and metadata.get("ragpoison_host") == socket.gethostname()
+                    and not _alive(int(metadata.get("ragpoison_pid", 0)))):
+                _drop_collection(self.client, collection.name)
+
     def attach(self, model: str, corpus: str) -> bool:
-        """Reuse a complete collection built here for this model and corpus; refuse one built otherwise."""
+        """Reuse a complete collection built here for this model and corpus; refuse one built otherwise.
+
+        The shared collection is locked for this store's life; a concurrent run (a Ray worker, a second sweep)
+        builds a private copy instead, dropped when it ends, so one run's poison never meets another's.
+        """
         name = self.params.collection or "ragpoison-" + hashlib.sha256(f"{model}\n{corpus}".encode()).hexdigest()[:24]
         from chromadb.errors import NotFoundError
 
+        wanted = {"ragpoison_model": model, "ragpoison_dim": self.dim, "ragpoison_corpus": corpus}
         try:
             existing = self.client.get_collection(name, embedding_function=None)
         except NotFoundError:
             existing = None
-        wanted = {"ragpoison_model": model, "ragpoison_dim": self.dim, "ragpoison_corpus": corpus}
         if existing is not None:
             built = existing.metadata or {}
             field = "store.params.collection"
             if "ragpoison_model" not in built:
                 raise InputError(f"collection {name!r} in the {self.where} was not built by ragpoison; name another "
-                                 "one (attack a collection of your own through rag.langchain)", field=field)
+                                 "one (attack a collection of your own through eval.langchain)", field=field)
             if built["ragpoison_model"] != model or built.get("ragpoison_dim") != self.dim:
                 raise InputError(f"collection {name!r} was built with embedding model {built['ragpoison_model']} "
                                  f"(dimension {built.get('ragpoison_dim')}); this run embeds with {model} "
                                  f"(dimension {self.dim})", field=field)
             if built.get("ragpoison_corpus") != corpus:
                 raise InputError(f"collection {name!r} holds another corpus than this run's", field=field)
+        if not self._claim(name):
+            self._drop_stale(name)
+            self._create_private(name, wanted)
+            return False
+        if existing is not None:
+            built = existing.metadata or {}
             if built.get("ragpoison_sealed") and existing.count() == built.get("ragpoison_count"):
                 self._collection, self._metadata = existing, dict(built)
                 self._next = int(built.get("ragpoison_next", built["ragpoison_count"]))

@@ -1,5 +1,6 @@
 """Stored indexes: reopened only when built here with the same model, dimension and corpus; never unpickled."""
 
+import gc
 import pickle
 import re
 
@@ -97,6 +98,8 @@ def test_chroma_collection_built_with_another_model_is_refused(tmp_path, embedde
     first = DenseRetriever(embedder=embedder, store=STORES.create("chroma", params, dim=embedder.dim))
     first.index(CORPUS)
     expected = first.retrieve({"q": "opioid overdose"}, 3)
+    del first  # the run ends: its hold on the collection goes with it
+    gc.collect()
     reopened = DenseRetriever(embedder=embedder, store=STORES.create("chroma", params, dim=embedder.dim))
     assert reopened.store.attach(embedder.identity, _fingerprint()) is True
     assert reopened.retrieve({"q": "opioid overdose"}, 3) == expected
@@ -111,9 +114,13 @@ def test_chroma_rebuilds_a_collection_an_interrupted_run_left_poison_in(tmp_path
     params = {"path": str(tmp_path / "chroma")}
     first = DenseRetriever(embedder=embedder, store=STORES.create("chroma", params, dim=embedder.dim))
     first.index(CORPUS)
-    first.add({"poison::1": {"title": "", "text": "Flumazenil treats acetaminophen overdose."}})  # then "killed"
+    first.add({"poison::1": {"title": "", "text": "Flumazenil treats acetaminophen overdose."}})
+    name = first.store.collection.name
+    del first  # the run dies with its poison in the collection
+    gc.collect()
     second = DenseRetriever(embedder=embedder, store=STORES.create("chroma", params, dim=embedder.dim))
     second.index(CORPUS)
+    assert second.store.collection.name == name
     assert second.store.ids() == list(CORPUS)
 
 
@@ -130,3 +137,26 @@ def _fingerprint():
     from rag.retrievers.dense import corpus_fingerprint
 
     return corpus_fingerprint(CORPUS)
+
+
+def test_concurrent_runs_on_one_chroma_collection_never_see_each_others_poison(tmp_path, embedder):
+    params = {"path": str(tmp_path / "chroma")}
+    first = DenseRetriever(embedder=embedder, store=STORES.create("chroma", params, dim=embedder.dim))
+    first.index(CORPUS)
+    second = DenseRetriever(embedder=embedder, store=STORES.create("chroma", params, dim=embedder.dim))
+    second.index(CORPUS)  # the shared collection is taken: a private one, with the same contents
+    assert second.store.collection.name != first.store.collection.name
+    poison = {"poison::1": {"title": "", "text": "Opioid overdose is treated with flumazenil."}}
+    query = {"q": "opioid overdose treatment"}
+    before = first.retrieve(query, 3)
+    second.add(poison)
+    assert "poison::1" in second.retrieve(query, 3)["q"]
+    assert first.retrieve(query, 3) == before
+    first.add(poison)  # the same poison ids in both runs do not clash
+    first.remove(["poison::1"])
+    second.remove(["poison::1"])
+    private = second.store.collection.name
+    client = first.store.client
+    del second
+    gc.collect()
+    assert private not in [c.name for c in client.list_collections()]
