@@ -160,3 +160,17 @@ def test_concurrent_runs_on_one_chroma_collection_never_see_each_others_poison(t
     del second
     gc.collect()
     assert private not in [c.name for c in client.list_collections()]
+
+
+def test_dense_retrieval_over_a_chroma_server_reuses_its_collection(chroma_server, embedder):
+    host, port = chroma_server
+    params = {"host": host, "port": port, "collection": "tiny-clinical"}
+    first = DenseRetriever(embedder=embedder, store=STORES.create("chroma", params, dim=embedder.dim))
+    first.index(CORPUS)
+    expected = first.retrieve({"q": "methanol poisoning antidote"}, 3)
+    assert next(iter(expected["q"])) == "tox_6"
+    del first
+    gc.collect()
+    again = DenseRetriever(embedder=embedder, store=STORES.create("chroma", params, dim=embedder.dim))
+    assert again.store.attach(embedder.identity, _fingerprint()) is True
+    assert again.retrieve({"q": "methanol poisoning antidote"}, 3) == expected
