@@ -128,9 +128,10 @@ class FaissStore(VectorStore):
         for row, doc_id in enumerate(ids):
             number = self._place(doc_id, vectors[row], to_base if self._grows_base() else to_overlay, row)
             numbers.append(number)
-        for rows, index in ((to_base, self._base), (to_overlay, self._overlay_index())):
-            if rows:
-                self._add_to(index, vectors[rows], [numbers[r] for r in rows])
+        if to_base:
+            self._add_to(self._base, vectors[to_base], [numbers[r] for r in to_base])
+        if to_overlay:
+            self._add_to(self._overlay_index(), vectors[to_overlay], [numbers[r] for r in to_overlay])
         for doc_id, number in zip(ids, numbers, strict=True):
             self._int_of[doc_id] = number
             self._str_of[number] = doc_id
