@@ -27,7 +27,7 @@ SUMMARY_COLUMNS = (
     *(f"certified_accuracy_k{k}" for k in CERTIFIED_KS), "craft_seconds", "defense_ms_per_question", "cell_id",
 )
 PACKAGES = ("ragpoison", "numpy", "faiss-cpu", "sentence-transformers", "torch", "transformers", "pydantic",
-            "pandas", "pyarrow")
+            "pandas", "pyarrow", "bm25s", "chromadb")
 
 
 def summarize(trials: list[dict]) -> list[dict]:

@@ -6,6 +6,7 @@ import dataclasses
 import hashlib
 import json
 import time
+from collections import ChainMap
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -267,7 +268,8 @@ def defend(chain: list[Defense], question: Question, candidates: list[Candidate]
 def cell_trials(config: ExperimentConfig, inputs: Inputs, stack: Stack, poison: Poison, run: Run,
                 chain: list[Defense]) -> list[dict]:
     """Defend, read and record every question of one cell."""
-    passages = {**inputs.corpus, **poison.edits, **poison.passages}
+    # A view, not a copy: the corpus may be an on-disk mapping of millions of passages.
+    passages = ChainMap(poison.passages, poison.edits, inputs.corpus)
     poison_ids = poison.poison_ids
     context_size = chain_context_size(chain, config.k)
     reader = chain_reader(chain)

@@ -54,3 +54,12 @@ def single_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def chroma_server(tmp_path_factory):
+    """One real `chroma run` server on loopback per test module."""
+    from tests.chroma_server import chroma_server as start
+
+    with start(tmp_path_factory.mktemp("chroma-server") / "db") as address:
+        yield address

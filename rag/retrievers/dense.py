@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Iterator, Mapping
+from itertools import islice
+
 from rag.embedders.base import Embedder
 from rag.plugin import Params
 from rag.registry import RETRIEVERS
@@ -13,10 +17,30 @@ from rag.types import Corpus, Queries, Run
 class DenseParams(Params):
     """Parameters of the dense retriever."""
 
+    batch_size: int = 4096
+
+
+def corpus_fingerprint(corpus: Mapping[str, Mapping[str, str]]) -> str:
+    """sha256 over every id and indexed text, in order: what a persisted index must have been built from."""
+    digest = hashlib.sha256()
+    for doc_id, passage in corpus.items():
+        digest.update(doc_id.encode())
+        digest.update(b"\0")
+        digest.update(passage_text(passage).encode())
+        digest.update(b"\0")
+    return digest.hexdigest()
+
+
+def batches(corpus: Mapping[str, Mapping[str, str]], size: int) -> Iterator[list[tuple[str, Mapping[str, str]]]]:
+    """The corpus's (id, passage) pairs in lists of at most ``size``, read lazily."""
+    items = iter(corpus.items())
+    while batch := list(islice(items, size)):
+        yield batch
+
 
 @RETRIEVERS.register("dense")
 class DenseRetriever(Retriever):
-    """Embeds queries and passages with one embedder and searches a vector store by inner product."""
+    """Embeds queries and passages (one model, or separate query and passage encoders) and searches a store."""
 
     Params = DenseParams
 
@@ -26,14 +50,19 @@ class DenseRetriever(Retriever):
         self.store = store
 
     def index(self, corpus: Corpus) -> None:
-        """Embed (through the cache) and add the clean corpus."""
-        ids = list(corpus)
-        self.store.add(ids, self.embedder.encode([passage_text(corpus[i]) for i in ids]))
+        """Embed (through the cache) and add the clean corpus batch by batch, unless the store already holds it."""
+        if self.store.attach(self.embedder.identity, corpus_fingerprint(corpus)):
+            return
+        for batch in batches(corpus, self.params.batch_size):
+            self.store.add([doc_id for doc_id, _ in batch],
+                           self.embedder.encode([passage_text(passage) for _, passage in batch]))
+        self.store.seal()
 
     def add(self, passages: Corpus) -> None:
         """Embed only the new passages and add them."""
         if passages:
-            self.index(passages)
+            ids = list(passages)
+            self.store.add(ids, self.embedder.encode([passage_text(passages[i]) for i in ids]))
 
     def remove(self, doc_ids: list[str]) -> None:
         """Delete overlaid passages through the store."""
@@ -41,7 +70,7 @@ class DenseRetriever(Retriever):
             self.store.delete(doc_ids)
 
     def retrieve(self, queries: Queries, k: int) -> Run:
-        """Embed the queries in one batch and search."""
+        """Embed the queries in one batch with the query encoder and search."""
         qids = list(queries)
-        hits = self.store.search(self.embedder.encode([queries[q] for q in qids]), k)
+        hits = self.store.search(self.embedder.encode_queries([queries[q] for q in qids]), k)
         return {qid: dict(row) for qid, row in zip(qids, hits, strict=True)}
