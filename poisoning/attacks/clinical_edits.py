@@ -8,13 +8,9 @@ from __future__ import annotations
 
 import re
 
-from rag.generators.text import sentences
-
 SUBSTITUTE, DOSE, CONTRAINDICATION, NEGATION = "substitute", "dose", "contraindication", "negation"
 OPERATIONS = (SUBSTITUTE, DOSE, CONTRAINDICATION, NEGATION)
 
-_FIRST_LINE = re.compile(r"first[- ]line|drug of choice|treatment of choice|preferred|mainstay|initial therapy",
-                         re.IGNORECASE)
 # An amount given to a patient: a number or range with a mass or unit, per kg or per time at most. Lab values
 # and concentrations (mg/dL, mEq/L, mg/mL) do not match: scaling those would not change a dose.
 _DOSE = re.compile(
@@ -79,17 +75,6 @@ def substitute(text: str, gold: str, target: str) -> str | None:
         if pattern.search(text):
             return pattern.sub(lambda m, write=write: _in_case_of(m.group(0), write), text)
     return None
-
-
-def substitution_kind(text: str, target: str) -> str:
-    """Name a substitution by what it swapped: a first-line agent, a dose, or a drug."""
-    for sentence in sentences(text):
-        if target.lower() in sentence.lower():
-            if _DOSE.search(target):
-                return "dose-swap"
-            if _FIRST_LINE.search(sentence):
-                return "first-line-swap"
-    return "drug-substitution"
 
 
 def _number(value: float) -> str:

@@ -40,40 +40,35 @@ class ContentEditParams(Params):
     depth: int = Field(20, ge=1, description="most relevant clean passages considered per question")
 
 
-def _assert_target(text: str, gold: str, target: str, operations: tuple[str, ...]) -> tuple[str, list[str]] | None:
-    """The text made to assert the target, with the operations that did it; None if it never names the answer."""
+def assert_target(text: str, gold: str, target: str, operations: tuple[str, ...]) -> str | None:
+    """The text made to assert the target; None if it never names the correct answer."""
     if ce.SUBSTITUTE not in operations:
         return None
     warned = [s for s in sentences(text) if target.lower() in s.lower()]
     edited = ce.substitute(text, gold, target)
     if edited is None:
         return None
-    done = [ce.substitution_kind(edited, target)]
     # Warnings the passage gave against the target would undercut it: turn them around.
     for sentence in warned:
         for operation, flip in ((ce.CONTRAINDICATION, ce.flip_contraindication), (ce.NEGATION, ce.flip_negation)):
             flipped = flip(sentence) if operation in operations else None
             if flipped is not None and sentence in edited:
                 edited = edited.replace(sentence, flipped, 1)
-                done.append(operation)
                 break
-    return edited, done
+    return edited
 
 
-def _misinform(text: str, rng: random.Random, operations: tuple[str, ...]) -> tuple[str, list[str]] | None:
+def misinform(text: str, rng: random.Random, operations: tuple[str, ...]) -> str | None:
     """One of the other edits, tried in a seeded order: doses scaled, a contraindication or a negation flipped."""
     order = [op for op in (ce.DOSE, ce.CONTRAINDICATION, ce.NEGATION) if op in operations]
     rng.shuffle(order)
     for operation in order:
         if operation == ce.DOSE:
-            factor = rng.choice((10.0, 0.1))
-            edited = ce.scale_doses(text, factor)
-            name = "dose-x10" if factor > 1 else "dose-div10"
+            edited = ce.scale_doses(text, rng.choice((10.0, 0.1)))
         else:
             edited = (ce.flip_contraindication if operation == ce.CONTRAINDICATION else ce.flip_negation)(text)
-            name = operation
         if edited is not None:
-            return edited, [name]
+            return edited
     return None
 
 
@@ -103,13 +98,13 @@ class ContentEdit(Attack):
                     if len(chosen[qid]) >= count or doc_id in taken:
                         continue
                     original = context.corpus[doc_id]
-                    edit = (_assert_target(original["text"], gold, target, operations) if asserting
-                            else _misinform(original["text"], rngs[qid], operations))
+                    edit = (assert_target(original["text"], gold, target, operations) if asserting
+                            else misinform(original["text"], rngs[qid], operations))
                     if edit is not None:
                         title = original.get("title", "")
                         # The title names the answer too ("N-acetylcysteine antidote"): it is swapped with it.
                         title = (ce.substitute(title, gold, target) or title) if asserting else title
-                        chosen[qid].append((doc_id, {**original, "title": title, "text": edit[0]}))
+                        chosen[qid].append((doc_id, {**original, "title": title, "text": edit}))
                         used.add(doc_id)
         for qid, edits in chosen.items():
             for index, (doc_id, passage) in enumerate(edits):

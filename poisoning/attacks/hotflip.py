@@ -122,12 +122,18 @@ class HotFlip:
         # Restore each module's own flag afterwards: a loaded model mixes train and eval submodules, and
         # setting the top module back with train() would switch dropout on everywhere beneath it.
         modes = {module: module.training for module in self.model.modules()}
+        # Only the input embeddings need a gradient: weight gradients would cost most of the backward pass
+        # and leave .grad tensors on the victim's model.
+        wanted = {param: param.requires_grad for param in self.model.parameters()}
         self.model.eval()
+        self.model.requires_grad_(False)
         try:
             yield
         finally:
             for module, training in modes.items():
                 module.training = training
+            for param, requires in wanted.items():
+                param.requires_grad_(requires)
 
     def optimise(self, problems: list[FlipProblem], iterations: int) -> list[float]:
         """Flip prefix tokens in place for ``iterations`` rounds; returns the final objectives."""
