@@ -7,6 +7,7 @@ the white-box attack starts from the question and optimises S with HotFlip again
 
 from __future__ import annotations
 
+import random
 from typing import Literal
 
 from pydantic import Field
@@ -15,6 +16,7 @@ from poisoning.attacks.base import Attack, AttackContext, Poison
 from poisoning.attacks.hotflip import FlipProblem, HotFlip, sentence_model
 from poisoning.attacks.slots import Slot, plan_slots, web_metadata
 from poisoning.attacks.writers import make_writer
+from rag.paraphrase import paraphrase
 from rag.plugin import Params
 from rag.registry import ATTACKS
 
@@ -60,6 +62,9 @@ class WhiteBoxParams(Params):
     # Optimise S once per target question (on its first passage) and reuse it for the other N - 1: N times
     # cheaper, for CPU runs; the paper optimises every passage.
     share_prefix: bool = False
+    # Optimise towards the question and this many paraphrases of it, which the attacker writes with its own
+    # seeds (an extension for wording the attacker cannot see; the paper optimises for the question alone).
+    paraphrases: int = Field(0, ge=0)
     batch: int = Field(64, ge=1, description="passages optimised together")
 
 
@@ -76,11 +81,10 @@ class PoisonedRAGWhiteBox(Attack):
         texts = write_texts(self.name, self.params.writer, context, slots)
         flip = HotFlip(model, candidates=self.params.candidates, seed=f"{context.seed}:{self.name}")
         qids = sorted({s.qid for s in slots})
-        query_vectors = dict(zip(qids, context.embedder.encode([context.questions[q].question for q in qids]),
-                                 strict=True))
+        query_vectors = {qid: context.embedder.encode(self._wordings(context, qid)) for qid in qids}
         optimised = [(slot, text) for slot, text in zip(slots, texts, strict=True)
                      if not self.params.share_prefix or slot.index == 0]
-        problems = [FlipProblem(flip.tokens(slot.question.question), flip.tokens(text), query_vectors[slot.qid][None])
+        problems = [FlipProblem(flip.tokens(slot.question.question), flip.tokens(text), query_vectors[slot.qid])
                     for slot, text in optimised]
         for start in range(0, len(problems), self.params.batch):
             flip.optimise(problems[start:start + self.params.batch], self.params.iterations)
@@ -92,3 +96,9 @@ class PoisonedRAGWhiteBox(Attack):
             poison.passages[slot.pid] = {"title": "", "text": f"{prefix} {text}", **web_metadata(slot.rng, slot.slug)}
             poison.target_of[slot.pid] = slot.qid
         return poison
+
+    def _wordings(self, context: AttackContext, qid: str) -> list[str]:
+        """The question, and the attacker's own paraphrases of it (seeded apart from the retrieval mode's)."""
+        question = context.questions[qid].question
+        return [question] + [paraphrase(question, random.Random(f"{context.seed}:{self.name}:{qid}:{j}"))
+                             for j in range(self.params.paraphrases)]
