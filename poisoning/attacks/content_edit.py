@@ -9,8 +9,8 @@ Relevant passages that do not name the answer may take the other edits: every do
 
 ``mode: in-place`` is the insider: the edits replace the passages under their own ids and keep their
 trusted provenance, so a source allowlist cannot see them; the runner swaps them into the index for the
-cell and restores the originals after it. ``mode: copies`` adds the edited passages as new ones, re-posted
-on an untrusted mirror.
+cell and restores the originals after it. ``mode: copies`` adds the edited passages as new ones on
+untrusted mirrors, re-posting the target-asserting copies on further mirrors while budget remains.
 """
 
 from __future__ import annotations
@@ -106,6 +106,12 @@ class ContentEdit(Attack):
                         title = (ce.substitute(title, gold, target) or title) if asserting else title
                         chosen[qid].append((doc_id, {**original, "title": title, "text": edit}))
                         used.add(doc_id)
+                if asserting and self.params.mode == "copies" and chosen[qid]:
+                    # A copy is re-posted on further mirrors until the budget is spent, as content farms do:
+                    # each re-post is another passage asserting the target next to the original it copies.
+                    asserted = list(chosen[qid])
+                    while len(chosen[qid]) < count:
+                        chosen[qid].append(asserted[(len(chosen[qid]) - len(asserted)) % len(asserted)])
         for qid, edits in chosen.items():
             for index, (doc_id, passage) in enumerate(edits):
                 self._record(poison, qid, index, doc_id, passage, rngs[qid])

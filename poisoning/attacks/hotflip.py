@@ -79,8 +79,8 @@ class HotFlip:
         self.max_length = int(getattr(model, "max_seq_length", None) or 512)
 
     def tokens(self, text: str) -> list[int]:
-        """Token ids of text, without special tokens."""
-        return self.tokenizer(text, add_special_tokens=False)["input_ids"]
+        """Token ids of text, without special tokens (at most the model's maximum length)."""
+        return self.tokenizer(text, add_special_tokens=False, truncation=True, max_length=self.max_length)["input_ids"]
 
     def decode(self, ids: Sequence[int]) -> str:
         """Text of token ids."""

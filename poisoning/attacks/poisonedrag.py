@@ -77,7 +77,8 @@ class PoisonedRAGWhiteBox(Attack):
     def craft(self, context: AttackContext) -> Poison:
         """Maximise sim(f(Q), f(S + I)) over the tokens of S, then decode S and prepend it to I."""
         model = sentence_model(context.embedder, self.name)
-        slots = plan_slots(self.name, context)
+        # The same I (and metadata) as the black-box attack's, as in the paper: the two differ only in S.
+        slots = plan_slots(self.name, context, seeded_as="poisonedrag-blackbox")
         texts = write_texts(self.name, self.params.writer, context, slots)
         flip = HotFlip(model, candidates=self.params.candidates, seed=f"{context.seed}:{self.name}")
         qids = sorted({s.qid for s in slots})

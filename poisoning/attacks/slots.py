@@ -30,14 +30,18 @@ class Slot:
         return f"{self.qid.replace('/', '-')}-{self.index}"
 
 
-def plan_slots(attack: str, context: AttackContext) -> list[Slot]:
-    """Every passage the budget allows, per target question in sorted order; each slot seeded on its own."""
+def plan_slots(attack: str, context: AttackContext, seeded_as: str | None = None) -> list[Slot]:
+    """Every passage the budget allows, per target question in sorted order; each slot seeded on its own.
+
+    ``seeded_as`` seeds the slots as another attack's, so that two attacks write the same texts where only
+    part of the passage should differ between them.
+    """
     slots = []
     for qid, count in context.counts().items():
         question = context.questions[qid]
         answer = question.options[context.targets[qid].option]
         for index in range(count):
-            rng = random.Random(f"{context.seed}:{attack}:{qid}:{index}")
+            rng = random.Random(f"{context.seed}:{seeded_as or attack}:{qid}:{index}")
             slots.append(Slot(poison_id(attack, qid, index), qid, index, question, answer, rng))
     return slots
 

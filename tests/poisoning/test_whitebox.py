@@ -61,7 +61,7 @@ def test_white_box_optimises_s_and_keeps_i(tiny, embedder):
     gained = 0.0
     for qid, question in questions.items():
         (pid,) = white.for_question(qid)
-        rng = random.Random(f"0:poisonedrag-whitebox:{qid}:0")
+        rng = random.Random(f"0:poisonedrag-blackbox:{qid}:0")  # the black-box attack's I
         written = TemplateWriter().write(question, question.options[targets[qid].option], rng)
         text = white.passages[pid]["text"]
         assert text.endswith(f" {written}") and not text.startswith(question.question)
