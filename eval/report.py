@@ -8,6 +8,7 @@ import math
 from pathlib import Path
 
 from eval import metrics
+from eval.reporting import attack_label
 from eval.results import Results, atomic_write
 
 SEVERITY_WEIGHTS = {"high": 3.0, "medium": 2.0, "low": 1.0}
@@ -31,7 +32,7 @@ def harm_weighted(trials: list[dict]) -> list[dict]:
     out = []
     for rows in cells.values():
         first = rows[0]
-        entry = {"cell": f"{first['attack']} N={first['poison_per_target']} / {first['defense']}"}
+        entry = {"cell": f"{attack_label(first)} N={first['poison_per_target']} / {first['defense']}"}
         for severity in SEVERITY_WEIGHTS:
             entry[severity] = metrics.rate(r["answered_target"] for r in rows if r["severity"] == severity)
         weights = [SEVERITY_WEIGHTS[r["severity"]] for r in rows]
@@ -46,8 +47,8 @@ def _plot_asr_vs_amount(summary: list[dict]) -> str:
 
     attacked = [r for r in summary if r["attack"] != "none"]
     fig, ax = plt.subplots(figsize=(7, 4))
-    for (attack, defense) in sorted({(r["attack"], r["defense"]) for r in attacked}):
-        rows = sorted((r for r in attacked if (r["attack"], r["defense"]) == (attack, defense)),
+    for (attack, defense) in sorted({(attack_label(r), r["defense"]) for r in attacked}):
+        rows = sorted((r for r in attacked if (attack_label(r), r["defense"]) == (attack, defense)),
                       key=lambda r: r["poison_per_target"])
         xs = [r["poison_per_target"] for r in rows]
         ax.plot(xs, [r["asr"] for r in rows], marker="o", label=f"{attack} / {defense}")
@@ -86,7 +87,7 @@ def _plot_recall_vs_asr(summary: list[dict]) -> str:
         if row["attack"] == "none" or math.isnan(row["poison_recall_at_k"]):
             continue
         ax.scatter(row["poison_recall_at_k"], row["asr"], s=40)
-        ax.annotate(f"{row['attack']}/{row['defense']} N={row['poison_per_target']}",
+        ax.annotate(f"{attack_label(row)}/{row['defense']} N={row['poison_per_target']}",
                     (row["poison_recall_at_k"], row["asr"]), fontsize=7, xytext=(4, 4), textcoords="offset points")
     ax.plot([0, 1], [0, 1], ls="--", color="#aaa", lw=1)
     ax.set_xlim(-0.02, 1.05)
@@ -133,7 +134,8 @@ def write_report(out_dir: str | Path) -> Path:
     results = Results.read(out_dir)
     summary = results.summary
     harm = harm_weighted(results.trials)
-    columns = ["attack", "defense", "poison_per_target", "retriever", "k", "seed", "n_questions",
+    columns = ["attack", "attack_params", "defense", "poison_per_target", "retriever", "retrieval_mode", "k", "seed",
+               "n_questions",
                "clean_accuracy", "accuracy_under_attack", "asr", "asr_ci_low", "asr_ci_high",
                "target_rate_clean", "flip_rate", "poison_recall_at_k", "poison_hit_rate"]
     figures = [("asr-vs-amount", _plot_asr_vs_amount(summary)), ("clean-cost", _plot_clean_cost(summary)),

@@ -20,10 +20,11 @@ from rag.types import UNPARSED
 # Corrupted-passage counts k' for which a certifying defense's accuracy is reported.
 CERTIFIED_KS = (1, 2, 3)
 SUMMARY_COLUMNS = (
-    "attack", "defense", "poison_per_target", "poison_rate", "n_poison", "poison_rate_actual", "retriever",
-    "store", "generator", "answer_mode", "k", "seed", "n_questions", "clean_accuracy", "accuracy_under_attack",
-    "asr", "asr_ci_low", "asr_ci_high", "target_rate_clean", "flip_rate", "unparsed_rate", "poison_precision_at_k",
-    "poison_recall_at_k", "poison_f1_at_k", "poison_hit_rate", "defense_tpr", "defense_fpr",
+    "attack", "attack_params", "defense", "poison_per_target", "poison_rate", "n_poison", "poison_rate_actual",
+    "retriever", "retrieval_mode", "store", "generator", "answer_mode", "k", "seed", "n_questions",
+    "clean_accuracy", "accuracy_under_attack", "asr", "asr_ci_low", "asr_ci_high", "target_rate_clean",
+    "flip_rate", "unparsed_rate", "poison_precision_at_k", "poison_recall_at_k", "poison_f1_at_k",
+    "poison_hit_rate", "defense_tpr", "defense_fpr",
     *(f"certified_accuracy_k{k}" for k in CERTIFIED_KS), "craft_seconds", "defense_ms_per_question", "cell_id",
 )
 PACKAGES = ("ragpoison", "numpy", "faiss-cpu", "sentence-transformers", "torch", "transformers", "pydantic",
@@ -54,9 +55,11 @@ def summarize_cell(rows: list[dict]) -> dict[str, Any]:
     radii = [r.get("certified_radius") for r in rows]
     certified = any(_present(radius) for radius in radii)
     return {
-        "attack": first["attack"], "defense": first["defense"], "poison_per_target": first["poison_per_target"],
+        "attack": first["attack"], "attack_params": first.get("attack_params", ""), "defense": first["defense"],
+        "poison_per_target": first["poison_per_target"],
         "poison_rate": first["poison_rate"], "n_poison": first["n_poison"],
         "poison_rate_actual": first["poison_rate_actual"], "retriever": first["retriever"],
+        "retrieval_mode": first.get("retrieval_mode", "question"),
         "store": first["store"], "generator": first["generator"], "answer_mode": first.get("answer_mode", "choice"),
         "k": k, "seed": first["seed"], "n_questions": n,
         "clean_accuracy": metrics.rate(r["clean_correct"] for r in rows),

@@ -18,6 +18,7 @@ from poisoning.attacks.base import AttackContext, Poison
 from poisoning.defenses.base import Candidate, Defense, DefenseContext, apply_chain, chain_context_size, chain_reader
 from rag.errors import InputError
 from rag.generators.base import ReaderInput
+from rag.paraphrase import paraphrase_queries
 from rag.registry import ATTACKS, EMBEDDERS, GENERATORS, RETRIEVERS, STORES
 from rag.retrievers.base import Retriever
 from rag.types import Answer, Question, Run
@@ -75,8 +76,8 @@ class Cell:
 def conditions(config: ExperimentConfig) -> list[Condition]:
     """The clean condition first, then each attack at each poison amount."""
     clean = Condition(PluginSpec(name="none"), 0)
-    return [clean] + [Condition(spec, n, rate) for spec in config.attacks if spec.name != "none"
-                      for n, rate in config.poison_amounts()]
+    return [clean] + [Condition(PluginSpec(name=spec.name, params=spec.params), n, rate)
+                      for spec in config.attacks if spec.name != "none" for n, rate in config.poison_amounts(spec)]
 
 
 def plan_cells(config: ExperimentConfig) -> list[Cell]:
@@ -121,6 +122,7 @@ class Experiment:
         self.config_hash = self.config.config_hash()
         self._stack: Stack | None = None
         self._retrieved: dict[str, tuple[Poison, Run, float]] = {}
+        self._queries: dict[str, dict[str, str]] = {}  # what the retriever embedded, per condition
         self.clean_answers: dict[str, dict[str, str]] = {}
 
     @property
@@ -158,15 +160,19 @@ class Experiment:
     def _retrieve(self, condition: Condition) -> tuple[Poison, Run, float]:
         if condition.key not in self._retrieved:
             self._retrieved.clear()  # conditions are visited in order; keep one in memory
+            self._queries.clear()
+            stack = self.stack  # built and indexed before the clock starts: craft time is the attack's alone
             started = time.perf_counter()
-            poison = craft(condition, self.inputs, self.config.seed, self.stack)
+            poison = craft(condition, self.inputs, self.config.seed, stack)
             craft_seconds = time.perf_counter() - started
             widest = max((chain_context_size(chain, self.config.k) for chain in self.chains.values()),
                          default=self.config.k)
             # Deep enough that a filter dropping every poisoned passage can still fill its context.
             depth = max(self.config.fetch_k, widest) + len(poison.passages) + len(poison.edits)
-            run = retrieve_with_overlay(self.stack.retriever, self.inputs, poison, depth)
+            queries = retrieval_queries(self.inputs, poison, self.config.retrieval_mode, self.config.seed)
+            run = retrieve_with_overlay(self.stack.retriever, self.inputs, poison, depth, queries)
             self._retrieved[condition.key] = (poison, run, craft_seconds)
+            self._queries[condition.key] = queries
         return self._retrieved[condition.key]
 
     def run_cell(self, cell: Cell) -> list[dict]:
@@ -174,11 +180,15 @@ class Experiment:
         condition, defense = cell.condition, cell.defense.name
         self.progress(f"cell attack={condition.attack.name} amount={condition.amount} defense={defense}")
         poison, run, craft_seconds = self._retrieve(condition)
+        queries = self._queries[condition.key]
         rows = cell_trials(self.config, self.inputs, self.stack, poison, run, self.chains[defense])
         if condition.is_clean:
             self.remember_clean(defense, rows)
         clean_answers = self.clean_answers[defense]
         n_poison = len(poison.poison_ids)
+        # Questions the attack trained on are no test of it: the cell keeps only the held-apart ones.
+        rows = [row for row in rows if row["qid"] not in poison.trained_on]
+        attack_params = json.dumps(condition.attack.params, sort_keys=True) if condition.attack.params else ""
         for row in rows:
             clean = clean_answers[row["qid"]]
             row.update(cell_id=cell.cell_id, attack=condition.attack.name, defense=defense,
@@ -187,7 +197,9 @@ class Experiment:
                        seed=self.config.seed, k=self.config.k, retriever=self.config.retriever.kind,
                        store=self.config.store.kind, generator=self.config.generator.kind,
                        config_hash=self.config_hash, clean_answer=clean["answer"], clean_correct=clean["correct"],
-                       clean_answered_target=clean["answered_target"], craft_seconds=craft_seconds)
+                       clean_answered_target=clean["answered_target"], craft_seconds=craft_seconds,
+                       attack_params=attack_params, retrieval_mode=self.config.retrieval_mode,
+                       retrieval_query=queries[row["qid"]], triggered=row["qid"] in poison.queries)
         return rows
 
 
@@ -231,9 +243,19 @@ def overlay(retriever: Retriever, inputs: Inputs, poison: Poison) -> Iterator[No
         retriever.remove(list(poison.passages))
 
 
-def retrieve_with_overlay(retriever: Retriever, inputs: Inputs, poison: Poison, depth: int) -> Run:
-    """Overlay the poison on the clean index, retrieve ``depth`` candidates per question, and remove it again."""
+def retrieval_queries(inputs: Inputs, poison: Poison, mode: str = "question", seed: int = 0) -> dict[str, str]:
+    """What the retriever embeds per question: the question as asked, or (mode 'paraphrase') a seeded paraphrase."""
     queries = {qid: q.question for qid, q in asked_questions(inputs, poison).items()}
+    return paraphrase_queries(queries, seed) if mode == "paraphrase" else queries
+
+
+def retrieve_with_overlay(retriever: Retriever, inputs: Inputs, poison: Poison, depth: int,
+                          queries: dict[str, str] | None = None) -> Run:
+    """Overlay the poison on the clean index, retrieve ``depth`` candidates per query, and remove it again.
+
+    ``queries`` defaults to the questions as asked (see ``retrieval_queries``).
+    """
+    queries = queries if queries is not None else retrieval_queries(inputs, poison)
     with overlay(retriever, inputs, poison):
         return retriever.retrieve(queries, depth)
 
