@@ -18,7 +18,7 @@ def test_every_registered_defense_meets_every_registered_attack():
     assert set(ATTACKS.names()) | {"none"} == attacks
     chains = check_names(config)  # every name and parameter resolves before anything heavy runs
     assert set(chains) == defenses
-    assert len(plan_cells(config)) == len(attacks) * len(defenses)
+    assert len(plan_cells(config)) == len(config.attacks) * len(config.defenses)
 
 
 def test_list_defenses_prints_each_name_with_its_description(capsys):

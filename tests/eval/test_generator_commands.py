@@ -64,7 +64,12 @@ def test_a_run_through_an_openai_compatible_server(tiny, tmp_path, capsys):
         assert code == 0
         posts = [b for path, b in server.behaviour.requests if path == "/v1/chat/completions"]
     trials = pd.read_parquet(out / "trials.parquet")
-    assert len(posts) == len(trials) == 4 * 4  # one request per question per cell
+    reads = [b for b in posts if "Reply with the letter" in b["messages"][-1]["content"]]
+    assert len(reads) == len(trials) == 4 * 4  # one request per question per cell
+    # The black-box attack writes its passages with the configured LLM (PoisonedRAG's writer): at least one
+    # request per poisoned passage (3 target questions x N = 5), more where a text failed to name the target.
+    writes = [b for b in posts if b not in reads]
+    assert len(writes) >= 3 * 5 and all("corpus" in b["messages"][-1]["content"].lower() for b in writes)
     assert set(trials.answer_mode) == {"choice"} and (trials.answer_text == trials.answer).all()
     assert set(trials.answer) <= set("ABCD")  # decoding restricted to the option letters
     summary = pd.read_csv(out / "summary.csv").set_index(["attack", "defense"])
