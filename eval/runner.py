@@ -123,6 +123,7 @@ class Experiment:
         self._stack: Stack | None = None
         self._retrieved: dict[str, tuple[Poison, Run, float]] = {}
         self._queries: dict[str, dict[str, str]] = {}  # what the retriever embedded, per condition
+        self._asked_clean: dict[str, tuple[Poison, Run]] = {}  # triggered conditions' no-poison retrieval
         self.clean_answers: dict[str, dict[str, str]] = {}
 
     @property
@@ -154,13 +155,13 @@ class Experiment:
 
     def remember_clean(self, defense: str, rows: list[dict]) -> None:
         """Record a clean cell's answers and scoring, which the attack cells of the same defense compare against."""
-        self.clean_answers[defense] = {r["qid"]: {key: r[key] for key in ("answer", "correct", "answered_target")}
-                                       for r in rows}
+        self.clean_answers[defense] = clean_record(rows)
 
     def _retrieve(self, condition: Condition) -> tuple[Poison, Run, float]:
         if condition.key not in self._retrieved:
             self._retrieved.clear()  # conditions are visited in order; keep one in memory
             self._queries.clear()
+            self._asked_clean.clear()
             stack = self.stack  # built and indexed before the clock starts: craft time is the attack's alone
             started = time.perf_counter()
             poison = craft(condition, self.inputs, self.config.seed, stack)
@@ -173,7 +174,20 @@ class Experiment:
             run = retrieve_with_overlay(self.stack.retriever, self.inputs, poison, depth, queries)
             self._retrieved[condition.key] = (poison, run, craft_seconds)
             self._queries[condition.key] = queries
+            if poison.queries:
+                # The questions are asked differently in this condition (a trigger): their no-poison baseline
+                # is the clean index asked the same way, not the plain clean cell.
+                asked_only = Poison(queries=poison.queries)
+                self._asked_clean[condition.key] = (asked_only, retrieve_with_overlay(
+                    self.stack.retriever, self.inputs, asked_only, depth, queries))
         return self._retrieved[condition.key]
+
+    def _clean_answers(self, condition: Condition, defense: str) -> dict[str, dict]:
+        """The no-poison answers an attack cell is compared with, for questions asked as in the condition."""
+        if condition.key not in self._asked_clean:
+            return self.clean_answers[defense]
+        asked_only, run = self._asked_clean[condition.key]
+        return clean_record(cell_trials(self.config, self.inputs, self.stack, asked_only, run, self.chains[defense]))
 
     def run_cell(self, cell: Cell) -> list[dict]:
         """Trial records of one cell."""
@@ -184,7 +198,7 @@ class Experiment:
         rows = cell_trials(self.config, self.inputs, self.stack, poison, run, self.chains[defense])
         if condition.is_clean:
             self.remember_clean(defense, rows)
-        clean_answers = self.clean_answers[defense]
+        clean_answers = self._clean_answers(condition, defense)
         n_poison = len(poison.poison_ids)
         # Questions the attack trained on are no test of it: the cell keeps only the held-apart ones.
         rows = [row for row in rows if row["qid"] not in poison.trained_on]
@@ -201,6 +215,11 @@ class Experiment:
                        attack_params=attack_params, retrieval_mode=self.config.retrieval_mode,
                        retrieval_query=queries[row["qid"]], triggered=row["qid"] in poison.queries)
         return rows
+
+
+def clean_record(rows: list[dict]) -> dict[str, dict]:
+    """Per question, the no-poison answer and how it scored, as attack cells compare against it."""
+    return {r["qid"]: {key: r[key] for key in ("answer", "correct", "answered_target")} for r in rows}
 
 
 def stack_key(config: ExperimentConfig) -> str:

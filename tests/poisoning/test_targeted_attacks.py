@@ -73,3 +73,27 @@ def test_trigger_cells_are_told_apart_and_the_trigger_unlocks_the_poison(tiny):
     triggered = [r for r in results.trials if r["cell_id"] == on["cell_id"]]
     assert all(r["triggered"] and r["question"].endswith(DEFAULT_TRIGGER) for r in triggered)
     assert not any(r["triggered"] for r in results.trials if r["cell_id"] == off["cell_id"])
+
+
+def test_a_triggered_cell_is_compared_with_the_clean_index_asked_the_same_way(tmp_path):
+    from tests.builders import write_corpus, write_questions, write_targets
+
+    passages = [("a", "Opioid overdose", "Naloxone is given for opioid overdose.", "pubmed"),
+                ("b", "Heparin reversal", "Protamine is given for heparin reversal.", "pubmed"),
+                ("c", "Methanol poisoning", "Fomepizole is given for methanol poisoning.", "pubmed")]
+    questions = {"0001": ("Which drug is given?",
+                          {"A": "Naloxone", "B": "Protamine", "C": "Fomepizole", "D": "Flumazenil"}, "A")}
+    data = {"corpus": write_corpus(tmp_path, passages), "questions": write_questions(tmp_path, questions),
+            "targets": write_targets(tmp_path, {"0001": {"target": "D"}})}
+    # The trigger itself tips this vague question towards protamine, with no poison read at all.
+    attack = {"name": "trigger-backdoor", "params": {"trigger": "heparin reversal"}}
+    config = ExperimentConfig(data={k: str(v) for k, v in data.items()}, k=2, fetch_k=3, poison_per_target=[1],
+                              attacks=["none", attack], defenses=["provenance"])
+    results = run_experiment(config)
+    plain = next(r for r in results.trials if r["attack"] == "none")
+    triggered = next(r for r in results.trials if r["attack"] == "trigger-backdoor")
+    assert not triggered["context_poison_ids"]
+    assert plain["answer"] == "A" and triggered["answer"] == "B"
+    # Its baseline is the same triggered question on the clean index, so the change is not put on the poison.
+    assert triggered["clean_answer"] == "B" and not triggered["clean_correct"]
+    assert next(r for r in results.summary if r["attack"] == "trigger-backdoor")["accuracy_under_attack"] == 0.0
