@@ -38,11 +38,12 @@ class PluginSpec(Strict):
     params: dict[str, Any] = Field(default_factory=dict)
 
 
-class AttackSpec(PluginSpec):
-    """An attack with, optionally, its own poison amounts (else the experiment's apply to it)."""
+class PoisonAmounts(Strict):
+    """Poison amounts as lists that sweep: passages per target question, or fractions of the corpus."""
 
-    poison_per_target: list[int] | None = None
-    poison_rate: list[float] | None = None
+    poison_per_target: list[int] | None = Field(
+        None, description="passages per target question; default [5] unless poison_rate is set")
+    poison_rate: list[float] | None = Field(None, description="poison as a fraction of the corpus size")
 
     @field_validator("poison_per_target", "poison_rate", mode="before")
     @classmethod
@@ -58,6 +59,10 @@ class AttackSpec(PluginSpec):
     @classmethod
     def _fraction(cls, value: list[float] | None) -> list[float] | None:
         return _check_rates(value)
+
+
+class AttackSpec(PluginSpec, PoisonAmounts):
+    """An attack with, optionally, its own poison amounts (else the experiment's apply to it)."""
 
 
 def _as_amounts(value: Any) -> Any:
@@ -92,7 +97,7 @@ def _as_specs(value: Any) -> Any:
     return value
 
 
-class ExperimentConfig(Strict):
+class ExperimentConfig(PoisonAmounts):
     """One experiment: the RAG stack, the data and the grid of attacks x defenses x poison amounts."""
 
     seed: int = 0
@@ -106,9 +111,6 @@ class ExperimentConfig(Strict):
     data: DataConfig = DataConfig()
     attacks: list[AttackSpec] = Field(default_factory=lambda: [AttackSpec(name="none")])
     defenses: list[PluginSpec] = Field(default_factory=lambda: [PluginSpec(name="none")])
-    poison_per_target: list[int] | None = Field(
-        None, description="passages per target question; default [5] unless poison_rate is set")
-    poison_rate: list[float] | None = Field(None, description="poison as a fraction of the corpus size")
     retrieval_mode: Literal["question", "paraphrase"] = Field(
         "question", description="what the retriever embeds: the question, or a seeded paraphrase of it")
 
@@ -116,21 +118,6 @@ class ExperimentConfig(Strict):
     @classmethod
     def _specs(cls, value: Any) -> Any:
         return _as_specs(value)
-
-    @field_validator("poison_per_target", "poison_rate", mode="before")
-    @classmethod
-    def _as_list(cls, value: Any) -> Any:
-        return _as_amounts(value)
-
-    @field_validator("poison_per_target")
-    @classmethod
-    def _positive(cls, value: list[int] | None) -> list[int] | None:
-        return _check_counts(value)
-
-    @field_validator("poison_rate")
-    @classmethod
-    def _fraction(cls, value: list[float] | None) -> list[float] | None:
-        return _check_rates(value)
 
     def poison_amounts(self, spec: AttackSpec | None = None) -> list[tuple[int, float | None]]:
         """Each poison amount as (passages per target, corpus rate or None); per-target amounts first.

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from rag.errors import InputError
-from rag.loaders import FOLDER_SOURCES
+from rag.loaders import FOLDER_SOURCES, json_record
 from rag.types import Queries
 
 
@@ -24,15 +24,7 @@ def is_beir_record(record: dict) -> bool:
 
 def parse_beir_passage(file: Path, line_no: int, raw: str | bytes) -> tuple[str, dict[str, str]]:
     """One corpus.jsonl line as (doc_id, passage), validated; provenance from its metadata or the folder name."""
-    try:
-        record = json.loads(raw)
-    except json.JSONDecodeError as exc:
-        raise InputError(f"malformed JSON ({exc.msg})", path=file, line=line_no) from None
-    if not isinstance(record, dict):
-        raise InputError("expected a JSON object", path=file, line=line_no)
-    doc_id = record.get("_id")
-    if not isinstance(doc_id, str) or not doc_id.strip():
-        raise InputError("missing or empty", path=file, line=line_no, field="_id")
+    doc_id, record = json_record(file, line_no, raw, "_id")
     text, title = record.get("text"), record.get("title", "") or ""
     if not isinstance(text, str) or not text.strip():
         raise InputError("must be a non-empty string", path=file, line=line_no, field="text")

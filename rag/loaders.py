@@ -54,16 +54,22 @@ def iter_medrag(path: str | Path) -> Iterator[tuple[str, dict[str, str]]]:
                 yield _parse_passage(file, line_no, raw)
 
 
-def _parse_passage(file: Path, line_no: int, raw: str) -> tuple[str, dict[str, str]]:
+def json_record(file: Path, line_no: int, raw: str | bytes, id_field: str) -> tuple[str, dict]:
+    """One JSONL line as (its id, the record), refusing malformed JSON, a non-object or a missing id."""
     try:
         record = json.loads(raw)
     except json.JSONDecodeError as exc:
         raise InputError(f"malformed JSON ({exc.msg})", path=file, line=line_no) from None
     if not isinstance(record, dict):
         raise InputError("expected a JSON object", path=file, line=line_no)
-    doc_id = record.get("id")
+    doc_id = record.get(id_field)
     if not isinstance(doc_id, str) or not doc_id.strip():
-        raise InputError("missing or empty", path=file, line=line_no, field="id")
+        raise InputError("missing or empty", path=file, line=line_no, field=id_field)
+    return doc_id, record
+
+
+def _parse_passage(file: Path, line_no: int, raw: str) -> tuple[str, dict[str, str]]:
+    doc_id, record = json_record(file, line_no, raw, "id")
     title = record.get("title", "")
     content = record.get("content")
     if content is None:

@@ -86,8 +86,13 @@ def iter_corpus(path: str | Path) -> Iterator[tuple[str, dict[str, str]]]:
 
         yield from iter_pubmed(path)
         return
+    yield from iter_jsonl_passages(source_files(path), fmt)
+
+
+def iter_jsonl_passages(files: list[Path], fmt: str) -> Iterator[tuple[str, dict[str, str]]]:
+    """Stream (doc_id, passage) pairs from MedRAG or BEIR JSONL files, validating each line."""
     parse = _parser(fmt)
-    for file in source_files(path):
+    for file in files:
         with file.open(encoding="utf-8") as handle:
             for line_no, raw in enumerate(handle, start=1):
                 if raw.strip():
@@ -181,14 +186,7 @@ class OnDiskCorpus(Mapping):
         return len(self._hashes)
 
     def _stream(self) -> Iterator[tuple[str, dict[str, str]]]:
-        parse = _parser(self.format)
-        for file in self.files:
-            with file.open(encoding="utf-8") as handle:
-                for line_no, raw in enumerate(handle, start=1):
-                    if raw.strip():
-                        doc_id, passage = parse(file, line_no, raw)
-                        passage.pop("_where", None)
-                        yield doc_id, passage
+        return iter_jsonl_passages(self.files, self.format)
 
     def __iter__(self) -> Iterator[str]:
         return (doc_id for doc_id, _ in self._stream())
