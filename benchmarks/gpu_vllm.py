@@ -1,4 +1,4 @@
-"""GPU benchmark of the LLM readers on a full quickstart cell; then the quickstart end to end through vLLM.
+r"""GPU benchmark of the LLM readers on a full quickstart cell; then the quickstart end to end through vLLM.
 
 Three ways to read the cell: one batched offline vLLM generate, one HTTP request per question to
 ``vllm serve``, and ``transformers`` generate; each reports questions/s and tokens/s.
@@ -8,6 +8,9 @@ tokenizer trained on the bundled corpus, so nothing is downloaded. Its answers a
 
 GPU machine (vllm 0.25.0, which pins torch 2.11.0; install it into an environment whose torch matches):
     python benchmarks/gpu_vllm.py --size 1b --out benchmarks/results
+As committed (benchmarks/results/gpu_vllm_nvidia-h200.md; eager vLLM to keep the run short):
+    python benchmarks/gpu_vllm.py --size 1b --eager --modes direct,open --open-tokens 64 --concurrency 1,64 \
+        --out benchmarks/results
 CPU check of the script itself (tiny model, transformers path; vLLM paths are skipped without vllm):
     python benchmarks/gpu_vllm.py --tiny
 """
@@ -19,7 +22,6 @@ import json
 import os
 import pickle
 import re
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -29,6 +31,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 MAX_MODEL_LEN = 4096
+EAGER = "eager: no torch.compile, no CUDA graphs"
 MODES = {"direct": {"mode": "choice", "prompt": "direct"}, "open": {"mode": "open"}}
 
 
@@ -74,45 +77,57 @@ def measure(generator, batch, label: str) -> dict:
 
 
 def worker(args: argparse.Namespace) -> int:
-    """Measure one backend in this process (each backend gets a fresh process and the whole GPU)."""
+    """Measure one backend in this process, every mode on one loaded model (each backend gets the whole GPU)."""
     from rag.registry import GENERATORS
 
     batch = pickle.loads(Path(args.batch).read_bytes())
-    params = {**MODES[args.mode], "max_tokens": args.open_tokens if args.mode == "open" else None}
+    modes = args.mode.split(",")
     if args.worker == "vllm":
-        generator = GENERATORS.create("vllm", {"model": args.model_dir, "max_model_len": MAX_MODEL_LEN, **params})
+        generator = GENERATORS.create("vllm", {"model": args.model_dir, "max_model_len": MAX_MODEL_LEN,
+                                               "enforce_eager": args.eager, **MODES[modes[0]]})
     elif args.worker == "transformers":
         generator = GENERATORS.create("transformers", {"model": args.model_dir, "batch_size": args.batch_size,
-                                                       **params})
+                                                       **MODES[modes[0]]})
     else:
         generator = GENERATORS.create("openai", {"base_url": args.base_url, "concurrency": args.concurrency,
-                                                 "timeout_s": 600, **params})
-    row = measure(generator, batch, args.label)
-    row["mode"] = args.mode
-    Path(args.json).write_text(json.dumps(row))
+                                                 "timeout_s": 600, **MODES[modes[0]]})
+    rows = []
+    for mode in modes:
+        # the loaded model stays; only the prompt style and answer decoding change between modes
+        update = {"prompt": "direct", **MODES[mode], "max_tokens": args.open_tokens if mode == "open" else None}
+        generator.params = generator.params.model_copy(update=update)
+        row = measure(generator, batch, args.label)
+        row["mode"] = mode
+        rows.append(row)
+        Path(args.json).write_text(json.dumps(rows))
     return 0
 
 
-def run_worker(kind: str, label: str, mode: str, common: list[str], work: Path, **extra) -> dict:
-    """Run ``worker`` in a subprocess and read its row; a failure becomes a row that says so."""
-    out = work / (re.sub(r"[^A-Za-z0-9]+", "-", f"{label}-{mode}") + ".json")
-    command = [sys.executable, __file__, "--worker", kind, "--label", label, "--mode", mode, "--json", str(out),
+def run_worker(kind: str, label: str, modes: str, common: list[str], work: Path, **extra) -> list[dict]:
+    """Run ``worker`` in a subprocess and read its rows; a failure becomes a row that says so."""
+    out = work / (re.sub(r"[^A-Za-z0-9]+", "-", f"{label}-{modes}") + ".json")
+    command = [sys.executable, __file__, "--worker", kind, "--label", label, "--mode", modes, "--json", str(out),
                *common, *[f"--{k.replace('_', '-')}={v}" for k, v in extra.items()]]
     proc = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
+    rows = json.loads(out.read_text()) if out.exists() else []
     if proc.returncode != 0:
+        (work / f"{out.stem}.log").write_text(proc.stderr)
         tail = [line for line in proc.stderr.strip().splitlines() if line.strip()][-1:] or ["no output"]
-        return {"backend": label, "mode": mode, "error": tail[0][:300]}
-    return json.loads(out.read_text())
+        done = {row["mode"] for row in rows}
+        rows += [{"backend": label, "mode": mode, "error": tail[0][:300]}
+                 for mode in modes.split(",") if mode not in done]
+    return rows
 
 
-def quickstart_via_vllm(model_dir: Path, work: Path) -> dict:
+def quickstart_via_vllm(model_dir: Path, work: Path, eager: bool) -> dict:
     """`ragpoison run configs/quickstart.yaml` with the vllm generator: wall time and the cell table."""
     out = work / "quickstart-vllm"
     started = time.perf_counter()
     proc = subprocess.run([sys.executable, "-m", "eval.cli", "run", "configs/quickstart.yaml", "--out", str(out),
                            "--no-progress", "--set", "generator.kind=vllm",
                            "--set", f"generator.params.model={model_dir}",
-                           "--set", f"generator.params.max_model_len={MAX_MODEL_LEN}"],
+                           "--set", f"generator.params.max_model_len={MAX_MODEL_LEN}",
+                           "--set", f"generator.params.enforce_eager={str(eager).lower()}"],
                           cwd=ROOT, capture_output=True, text=True)
     seconds = time.perf_counter() - started
     if proc.returncode != 0:
@@ -136,6 +151,7 @@ def render(result: dict) -> str:
              f"- cell: PoisonedRAG black-box, N=5, undefended, {result['questions']} questions, k=5",
              f"- versions: vllm {machine['vllm']}, torch {machine['torch']}, transformers {machine['transformers']}; "
              f"CPU {machine['cpu']}",
+             f"- vLLM {EAGER if result.get('eager') else 'compiled, with CUDA graphs'}",
              f"- command: `{result['command']}`", "",
              "| backend | mode | load s | cell s | questions/s | prompt tok/s | completion tok/s | unparsed |",
              "|---|---|---|---|---|---|---|---|"]
@@ -169,12 +185,18 @@ def main() -> int:
     parser.add_argument("--concurrency", default="1,8,64", help="HTTP requests in flight, one row each")
     parser.add_argument("--batch-size", type=int, default=16, help="transformers batch size")
     parser.add_argument("--skip-quickstart", action="store_true")
+    parser.add_argument("--eager", action="store_true",
+                        help="vLLM without torch.compile and CUDA graphs (starts in seconds; decode runs slower)")
     parser.add_argument("--out", help="folder for gpu_vllm_<gpu>.md/.json (benchmarks/results on the GPU machine)")
     for name in ("worker", "label", "mode", "json", "batch", "base-url"):
         parser.add_argument(f"--{name}", help=argparse.SUPPRESS)
     parser.add_argument("--concurrency-one", type=int, dest="concurrency_one", help=argparse.SUPPRESS)
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    from rag.generators.runtime import has_module
+
+    if not has_module("flashinfer"):  # vLLM 0.25 imports flashinfer for its sampler unless told not to
+        os.environ.setdefault("VLLM_USE_FLASHINFER_SAMPLER", "0")
     if args.worker:
         args.concurrency = args.concurrency_one or 1
         return worker(args)
@@ -185,6 +207,7 @@ def orchestrate(args: argparse.Namespace) -> int:
     """Everything but the per-backend measurements, which run in subprocesses."""
     from benchmarks.random_llama import build_random_llama
     from eval.vllm_server import VLLMServer, free_port
+    from rag.errors import InputError
     from rag.generators.model_dir import inspect_model_dir
     from rag.generators.runtime import cpu_name, gpus, has_module, package_version
 
@@ -203,37 +226,47 @@ def orchestrate(args: argparse.Namespace) -> int:
     batch = cell_batch(work)
     common = ["--model-dir", str(model_dir), "--batch", str(batch), "--open-tokens", str(args.open_tokens),
               "--batch-size", str(args.batch_size)]
-    rows = []
-    for mode in args.modes.split(","):
-        rows.append(run_worker("transformers", f"transformers (batches of {args.batch_size})", mode, common, work))
-        if has_module("vllm"):
-            rows.append(run_worker("vllm", "vllm offline (one batched generate)", mode, common, work))
-    if has_module("vllm") or shutil.which("vllm"):
-        with VLLMServer(model_dir, port=free_port("127.0.0.1"), max_model_len=MAX_MODEL_LEN) as server:
-            for mode in args.modes.split(","):
-                for concurrency in map(int, args.concurrency.split(",")):
-                    rows.append(run_worker("openai", f"vllm serve, 1 request/question, {concurrency} in flight",
-                                           mode, common, work, base_url=server.base_url,
-                                           concurrency_one=concurrency))
-    else:
-        rows.append({"backend": "vllm offline and vllm serve", "mode": "-", "error": "vllm is not installed here"})
     result = {"size": size, "n_params": inspect_model_dir(model_dir).n_params or 0, "build_s": round(build_s, 1),
-              "questions": len(pickle.loads(batch.read_bytes())), "rows": rows,
+              "questions": len(pickle.loads(batch.read_bytes())), "rows": [], "eager": args.eager,
               "command": " ".join(["python", "benchmarks/gpu_vllm.py", *sys.argv[1:]]),
               "machine": {"gpu": devices[0]["name"] if devices else f"no GPU (CPU: {cpu_name()})",
                           "cpu": cpu_name(), "vllm": package_version("vllm") or "not installed",
                           "torch": package_version("torch"), "transformers": package_version("transformers")}}
+    rows = result["rows"]
+    rows += run_worker("transformers", f"transformers (batches of {args.batch_size})", args.modes, common, work)
+    save(result, args.out)
+    if has_module("vllm"):
+        rows += run_worker("vllm", "vllm offline (one batched generate)", args.modes, common, work)
+        save(result, args.out)
+        extra = ["--enforce-eager"] if args.eager else []
+        try:
+            with VLLMServer(model_dir, port=free_port("127.0.0.1"), max_model_len=MAX_MODEL_LEN,
+                            extra_args=extra) as server:
+                for concurrency in map(int, args.concurrency.split(",")):
+                    rows += run_worker("openai", f"vllm serve, 1 request/question, {concurrency} in flight",
+                                       args.modes, common, work, base_url=server.base_url,
+                                       concurrency_one=concurrency)
+                    save(result, args.out)
+        except InputError as exc:  # the server would not start: say so and go on to the quickstart
+            rows.append({"backend": "vllm serve", "mode": "-", "error": str(exc)[:300]})
+    else:
+        rows.append({"backend": "vllm offline and vllm serve", "mode": "-", "error": "vllm is not installed here"})
     if has_module("vllm") and not args.skip_quickstart:
-        result["quickstart"] = quickstart_via_vllm(model_dir, work)
-    table = render(result)
-    sys.stdout.write(table)
-    if args.out:
-        slug = re.sub(r"[^a-z0-9]+", "-", result["machine"]["gpu"].lower()).strip("-")
-        out = Path(args.out)
-        out.mkdir(parents=True, exist_ok=True)
-        (out / f"gpu_vllm_{slug}.md").write_text(table)
-        (out / f"gpu_vllm_{slug}.json").write_text(json.dumps(result, indent=2) + "\n")
+        result["quickstart"] = quickstart_via_vllm(model_dir, work, args.eager)
+    sys.stdout.write(save(result, args.out))
     return 0
+
+
+def save(result: dict, out: str | None) -> str:
+    """Write the table and JSON so far under ``out`` (a later failure keeps what was measured); return the table."""
+    table = render(result)
+    if out:
+        slug = re.sub(r"[^a-z0-9]+", "-", result["machine"]["gpu"].lower()).strip("-")
+        folder = Path(out)
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / f"gpu_vllm_{slug}.md").write_text(table)
+        (folder / f"gpu_vllm_{slug}.json").write_text(json.dumps(result, indent=2) + "\n")
+    return table
 
 
 if __name__ == "__main__":
