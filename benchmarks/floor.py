@@ -1,0 +1,68 @@
+"""The floor of a sweep: its unavoidable parts, each timed alone with the bare libraries."""
+
+from __future__ import annotations
+
+import time
+
+from eval.config import ExperimentConfig
+from eval.stack import Inputs
+
+
+def _timed(fn):
+    started = time.perf_counter()
+    value = fn()
+    return value, time.perf_counter() - started
+
+
+def measure_floor(config: ExperimentConfig, inputs: Inputs, trials: list[dict]) -> dict[str, float]:
+    """Seconds for each unavoidable part of the sweep that produced ``trials``.
+
+    The parts: loading the model, embedding the clean corpus once, embedding every condition's poison and
+    the questions, raw FAISS searches (poison added to a flat index, searched as deep as the sweep searches,
+    removed), and the reader (fitting its term weights, then answering every cell's contexts). Crafting the
+    poison text is left out, so the floor is, if anything, low.
+    """
+    import faiss
+    import numpy as np
+    from sentence_transformers import SentenceTransformer
+
+    from eval.runner import conditions, craft
+    from rag.embedders.sentence_transformers import bundled_model_path
+    from rag.generators.base import ReaderInput
+    from rag.generators.extractive import ExtractiveReader
+    from rag.retrievers.base import passage_text
+
+    parts = {}
+    model, parts["model_load"] = _timed(lambda: SentenceTransformer(str(bundled_model_path()), device="cpu"))
+
+    def encode(texts: list[str]) -> np.ndarray:
+        return np.asarray(model.encode(texts, batch_size=64, normalize_embeddings=True), dtype=np.float32)
+
+    vectors, parts["corpus_embedding"] = _timed(lambda: encode([passage_text(p) for p in inputs.corpus.values()]))
+    poisons = [craft(c, inputs, config.seed) for c in conditions(config)]
+    poison_texts = [passage_text(p) for poison in poisons for p in poison.passages.values()]
+    questions = [q.question for q in inputs.questions.values()]
+    (poison_vectors, query_vectors), parts["poison_and_query_embedding"] = _timed(
+        lambda: (encode(poison_texts), encode(questions)))
+
+    def search() -> None:
+        index = faiss.IndexFlatIP(vectors.shape[1])
+        index.add(vectors)
+        clean, offset = index.ntotal, 0
+        for poison in poisons:
+            n = len(poison.passages)
+            index.add(poison_vectors[offset: offset + n])
+            index.search(query_vectors, max(config.fetch_k, config.k) + n)
+            index.remove_ids(faiss.IDSelectorRange(clean, clean + n))
+            offset += n
+
+    _, parts["faiss_search"] = _timed(search)
+    reader = ExtractiveReader()
+    _, parts["reader_fit"] = _timed(lambda: reader.fit(inputs.corpus))
+    passages = {**inputs.corpus, **{d: p for poison in poisons for d, p in poison.passages.items()}}
+    batches: dict[str, list[ReaderInput]] = {}
+    for row in trials:
+        batches.setdefault(row["cell_id"], []).append(
+            ReaderInput(inputs.questions[row["qid"]], tuple(passages[d] for d in row["context_ids"])))
+    _, parts["reader_answers"] = _timed(lambda: [reader.answer(b) for b in batches.values()])
+    return parts
