@@ -17,8 +17,8 @@ def _timed(fn):
 def measure_floor(config: ExperimentConfig, inputs: Inputs, trials: list[dict]) -> dict[str, float]:
     """Seconds for each unavoidable part of the sweep that produced ``trials``.
 
-    The parts: loading the model, embedding the clean corpus once, embedding every condition's poison and
-    the questions, raw FAISS searches (poison added to a flat index, searched as deep as the sweep searches,
+    The parts: loading the model, embedding the clean corpus once, embedding each distinct poisoned passage
+    and each question once, raw FAISS searches (poison added to a flat index, searched as deep as the sweep searches,
     removed), and the reader (fitting its term weights, then answering every cell's contexts). Crafting the
     poison text is left out, so the floor is, if anything, low.
     """
@@ -40,7 +40,10 @@ def measure_floor(config: ExperimentConfig, inputs: Inputs, trials: list[dict]) 
 
     vectors, parts["corpus_embedding"] = _timed(lambda: encode([passage_text(p) for p in inputs.corpus.values()]))
     poisons = [craft(c, inputs, config.seed) for c in conditions(config)]
-    poison_texts = [passage_text(p) for poison in poisons for p in poison.passages.values()]
+    # Each distinct poisoned passage once: the amounts share their first passages (N=6 holds N=5's).
+    unique = {d: passage_text(p) for poison in poisons for d, p in poison.passages.items()}
+    poison_texts = list(unique.values())
+    row_of = {d: i for i, d in enumerate(unique)}
     questions = [q.question for q in inputs.questions.values()]
     (poison_vectors, query_vectors), parts["poison_and_query_embedding"] = _timed(
         lambda: (encode(poison_texts), encode(questions)))
@@ -48,13 +51,12 @@ def measure_floor(config: ExperimentConfig, inputs: Inputs, trials: list[dict]) 
     def search() -> None:
         index = faiss.IndexFlatIP(vectors.shape[1])
         index.add(vectors)
-        clean, offset = index.ntotal, 0
+        clean = index.ntotal
         for poison in poisons:
             n = len(poison.passages)
-            index.add(poison_vectors[offset: offset + n])
+            index.add(poison_vectors[[row_of[d] for d in poison.passages]])
             index.search(query_vectors, max(config.fetch_k, config.k) + n)
             index.remove_ids(faiss.IDSelectorRange(clean, clean + n))
-            offset += n
 
     _, parts["faiss_search"] = _timed(search)
     reader = ExtractiveReader()

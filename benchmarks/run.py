@@ -51,8 +51,15 @@ def sweep_configs(corpus: Path, cache: Path):
 
 def warm_up() -> None:
     """Import the heavy libraries and run the model once, so no contender pays for first-call costs."""
-    from langchain_community.vectorstores import FAISS  # noqa: F401
+    import warnings
+
+    with warnings.catch_warnings():  # langchain-community announces its sunset on import
+        warnings.simplefilter("ignore", DeprecationWarning)
+        from langchain_community.vectorstores import FAISS  # noqa: F401
     from sentence_transformers import SentenceTransformer
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
 
     from rag.embedders.sentence_transformers import bundled_model_path
 
@@ -65,33 +72,40 @@ def cell_rows(out: Path) -> list[dict]:
             for line in path.read_text().splitlines() if line.strip()]
 
 
-def retrieval_overhead(vectors, ids: list[str], queries, depth: int, repeats: int) -> tuple[float, float]:
-    """Median seconds of our store's search of a question batch (run dicts included), and of raw FAISS."""
+def retrieval_overhead(configs, inputs, cache: Path, repeats: int) -> dict[str, float]:
+    """Median seconds of our retrieval of the question batch, of our store's search alone, and of raw FAISS.
+
+    Ours is the dense retriever's ``retrieve`` over the indexed corpus, query vectors read from the warm
+    embedding cache, run dicts built; raw FAISS searches the same query vectors in a flat index, same depth.
+    """
     import faiss
 
+    from rag.embedders.sentence_transformers import SentenceTransformersEmbedder
+    from rag.retrievers.base import passage_text
+    from rag.retrievers.dense import DenseRetriever
     from rag.stores.faiss_store import FaissStore
 
-    store = FaissStore(dim=vectors.shape[1])
-    store.add(ids, vectors)
-    raw = faiss.IndexFlatIP(vectors.shape[1])
-    raw.add(vectors)
-    qids = [f"q{i}" for i in range(len(queries))]
-
-    def ours():
-        return {qid: dict(row) for qid, row in zip(qids, store.search(queries, depth), strict=True)}
-
-    ours_t, raw_t = [], []
-    for _ in range(repeats):  # interleaved, so load from other processes hits both alike
-        ours_t.append(_timed(ours)[1])
-        raw_t.append(_timed(lambda: raw.search(queries, depth))[1])
-    return statistics.median(ours_t), statistics.median(raw_t)
+    embedder = SentenceTransformersEmbedder(SentenceTransformersEmbedder.Params(cache_dir=str(cache)))
+    retriever = DenseRetriever(embedder=embedder, store=FaissStore(dim=embedder.dim))
+    retriever.index(inputs.corpus)  # vectors from the cache the sweep filled
+    queries = {qid: q.question for qid, q in inputs.questions.items()}
+    query_vectors = embedder.encode(list(queries.values()))
+    raw = faiss.IndexFlatIP(embedder.dim)
+    raw.add(embedder.encode([passage_text(p) for p in inputs.corpus.values()]))
+    depth = configs[0].fetch_k
+    times: dict[str, list[float]] = {"ours": [], "store": [], "faiss": []}
+    for _ in range(repeats):  # interleaved, so load from other processes hits all three alike
+        times["ours"].append(_timed(lambda: retriever.retrieve(queries, depth))[1])
+        times["store"].append(_timed(lambda: retriever.store.search(query_vectors, depth))[1])
+        times["faiss"].append(_timed(lambda: raw.search(query_vectors, depth))[1])
+    return {name: statistics.median(values) for name, values in times.items()}
 
 
 def quickstart_times(folder: Path, repeats: int) -> tuple[float, float]:
     """Median wall time of `ragpoison run configs/quickstart.yaml`: cold (empty cache), then warm."""
     cold, warm = [], []
     for attempt in range(repeats):
-        env = {**os.environ, "RAGPOISON_CACHE": str(folder / f"cache-{attempt}")}
+        env = {**os.environ, "RAGPOISON_CACHE": str(folder / f"quickstart-cache-{attempt}")}
         for times in (cold, warm):
             with tempfile.TemporaryDirectory() as out:
                 started = time.perf_counter()
@@ -108,7 +122,10 @@ def print_table(report: dict) -> None:
         if isinstance(value, dict):
             rows += [(f"  {key}.{part}", f"{seconds:.2f}", "") for part, seconds in value.items()]
             continue
-        shown = f"{value:.3f}" if isinstance(value, float) else str(value)
+        if isinstance(value, (list, tuple)):
+            shown = ", ".join(f"{v:.2f}" for v in value)
+        else:
+            shown = f"{value:.3f}" if isinstance(value, float) else str(value)
         target = TARGETS.get(key)
         rows.append((key, shown, f"{target[0]} {target[1]}" if target else ""))
     widths = [max(len(row[i]) for row in rows) for i in range(3)]
@@ -122,7 +139,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="about 2,000 passages instead of about 5,000")
     parser.add_argument("--json", required=True, type=Path, help="write the measurements here")
-    parser.add_argument("--repeats", type=int, default=3, help="repeats of the cheap measurements (median)")
+    parser.add_argument("--passages", type=int, help="corpus size (overrides --quick)")
+    parser.add_argument("--repeats", type=int, default=3,
+                        help="repeats of our sweep with its floor, and of the quickstart (medians are reported)")
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -133,45 +152,46 @@ def main() -> int:
     from corpora import bundled
     from eval.runner import Experiment
     from eval.sweep import run_sweep
-    from rag.embedders.sentence_transformers import SentenceTransformersEmbedder
-    from rag.retrievers.base import passage_text
 
-    n_passages = 2000 if args.quick else 5000
+    n_passages = args.passages or (2000 if args.quick else 5000)
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         corpus = write_synthetic_corpus(bundled()["corpus"], n_passages, seed=0, out=tmp / "corpus")
-        configs = sweep_configs(corpus, tmp / "cache")
-        inputs = Experiment(configs[0]).inputs
+        inputs = Experiment(sweep_configs(corpus, tmp / "cache-0")[0]).inputs
         _say(f"warming up; corpus of {len(inputs.corpus)} passages, {len(inputs.questions)} questions")
         warm_up()
-        _say("ragpoison sweep (cold embedding cache)")
-        results, ours_s = _timed(lambda: run_sweep(configs, tmp / "out"))
-        _say(f"  {ours_s:.1f} s; LangChain FAISS rebuilt per cell")
+        ours_runs, floor_runs = [], []
+        for attempt in range(args.repeats):  # ours and its floor alternate, so drifting load hits both
+            configs = sweep_configs(corpus, tmp / f"cache-{attempt}")  # a cold embedding cache each time
+            out = tmp / f"out-{attempt}"
+            results, seconds = _timed(lambda: run_sweep(configs, out))  # noqa: B023 - called at once
+            ours_runs.append(seconds)
+            floor_runs.append(measure_floor(configs[0], inputs, cell_rows(out)))
+            _say(f"ragpoison sweep {seconds:.1f} s, floor {sum(floor_runs[-1].values()):.1f} s")
+        ours_s = statistics.median(ours_runs)
+        floor = {part: statistics.median(run[part] for run in floor_runs) for part in floor_runs[0]}
+        floor_totals = [sum(run.values()) for run in floor_runs]
+        _say("LangChain FAISS store rebuilt per cell")
         retrieved, rebuild_s = _timed(lambda: run_langchain_rebuild(configs[0], inputs))
-        _say(f"  {rebuild_s:.1f} s; the floor")
+        _say(f"  {rebuild_s:.1f} s; retrieval overhead")
         ours_ids = {(r["attack"], r["poison_per_target"], r["defense"], r["qid"]): r["retrieved_ids"]
                     for r in results.trials}
         mismatched = sum(retrieved.get(key) != ids for key, ids in ours_ids.items())
-        floor = measure_floor(configs[0], inputs, cell_rows(tmp / "out"))
-        _say("retrieval overhead")
-        embedder = SentenceTransformersEmbedder(SentenceTransformersEmbedder.Params(cache_dir=str(tmp / "cache")))
-        vectors = embedder.encode([passage_text(p) for p in inputs.corpus.values()])  # cached by the sweep
-        queries = embedder.encode([q.question for q in inputs.questions.values()])
-        ours_search, raw_search = retrieval_overhead(vectors, list(inputs.corpus), queries, configs[0].fetch_k,
-                                                     repeats=max(50, 20 * args.repeats))
+        retrieval = retrieval_overhead(configs, inputs, tmp / "cache-0", repeats=max(50, 20 * args.repeats))
         _say("quickstart, cold and warm")
         cold, warm = quickstart_times(tmp, args.repeats)
     report = {
         "n_passages": len(inputs.corpus), "n_questions": len(inputs.questions), "n_cells": len(results.summary),
-        "ours_sweep_seconds": ours_s, "langchain_rebuild_seconds": rebuild_s,
+        "ours_sweep_seconds": ours_s, "ours_sweep_runs": ours_runs, "langchain_rebuild_seconds": rebuild_s,
         "sweep_speedup_vs_rebuild": rebuild_s / ours_s, "sweep_identical": mismatched == 0,
         "sweep_mismatched_questions": mismatched,
-        "floor_seconds": floor, "floor_total_seconds": sum(floor.values()),
-        "sweep_overhead_vs_floor": ours_s / sum(floor.values()),
-        "retrieval_ours_ms": ours_search * 1000, "retrieval_faiss_ms": raw_search * 1000,
-        "retrieval_overhead_vs_faiss": ours_search / raw_search,
+        "floor_seconds": floor, "floor_total_seconds": statistics.median(floor_totals),
+        "sweep_overhead_vs_floor": statistics.median(o / f for o, f in zip(ours_runs, floor_totals, strict=True)),
+        "retrieval_ours_ms": retrieval["ours"] * 1000, "retrieval_store_ms": retrieval["store"] * 1000,
+        "retrieval_faiss_ms": retrieval["faiss"] * 1000,
+        "retrieval_overhead_vs_faiss": retrieval["ours"] / retrieval["faiss"],
         "quickstart_cold_seconds": cold, "quickstart_warm_seconds": warm,
-        "repeats": args.repeats, "cpu_count": os.cpu_count(),
+        "repeats": args.repeats, "cpu_count": os.cpu_count(), "load_average": os.getloadavg(),
     }
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(report, indent=2) + "\n")

@@ -32,6 +32,7 @@ class FaissStore(VectorStore):
         # A deleted id keeps its number: adding it back restores the index exactly (order included).
         self._retired: dict[str, int] = {}
         self._next = 0
+        self._names = np.empty(0, dtype=object)  # string id by number, for vectorised lookups in search
 
     def add(self, ids: list[str], vectors: np.ndarray) -> None:
         """Add vectors under new string ids."""
@@ -48,6 +49,11 @@ class FaissStore(VectorStore):
             numbers.append(number)
         ints = np.array(numbers, dtype=np.int64)
         self._index.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32), ints)
+        if len(ints) and ints.max() >= len(self._names):
+            grown = np.empty(max(2 * len(self._names), int(ints.max()) + 1), dtype=object)
+            grown[: len(self._names)] = self._names
+            self._names = grown
+        self._names[ints] = np.array(ids, dtype=object)
         for doc_id, num in zip(ids, ints.tolist(), strict=True):
             self._int_of[doc_id] = num
             self._str_of[num] = doc_id
@@ -69,8 +75,13 @@ class FaissStore(VectorStore):
         if k == 0:
             return [[] for _ in range(len(vectors))]
         scores, ints = self._index.search(np.ascontiguousarray(vectors, dtype=np.float32), k)
-        return [[(self._str_of[n], float(s)) for s, n in zip(row_s, row_i, strict=True) if n >= 0]
-                for row_s, row_i in zip(scores, ints, strict=True)]
+        # Converted in C (fancy indexing, tolist): a Python loop over numpy scalars costs more than the search.
+        if (ints < 0).any():  # fewer than k results for some query (FAISS pads with -1)
+            names = self._str_of
+            return [[(names[n], s) for s, n in zip(row_s, row_i, strict=True) if n >= 0]
+                    for row_s, row_i in zip(scores.tolist(), ints.tolist(), strict=True)]
+        return [list(zip(row_n, row_s, strict=True))
+                for row_n, row_s in zip(self._names[ints].tolist(), scores.tolist(), strict=True)]
 
     def ids(self) -> list[str]:
         """Ids in insertion order."""
