@@ -2,20 +2,13 @@
 
 from __future__ import annotations
 
-import time
-
+from benchmarks.timing import Stopwatch
 from eval.config import ExperimentConfig
 from eval.stack import Inputs
 
 
-def _timed(fn):
-    started = time.perf_counter()
-    value = fn()
-    return value, time.perf_counter() - started
-
-
-def measure_floor(config: ExperimentConfig, inputs: Inputs, trials: list[dict]) -> dict[str, float]:
-    """Seconds for each unavoidable part of the sweep that produced ``trials``.
+def measure_floor(config: ExperimentConfig, inputs: Inputs, trials: list[dict]) -> Stopwatch:
+    """Wall and CPU seconds of each unavoidable part of the sweep that produced ``trials``.
 
     The parts: loading the model, embedding the clean corpus once, embedding each distinct poisoned passage
     and each question once, raw FAISS searches (poison added to a flat index, searched as deep as the sweep searches,
@@ -32,21 +25,21 @@ def measure_floor(config: ExperimentConfig, inputs: Inputs, trials: list[dict]) 
     from rag.generators.extractive import ExtractiveReader
     from rag.retrievers.base import passage_text
 
-    parts = {}
-    model, parts["model_load"] = _timed(lambda: SentenceTransformer(str(bundled_model_path()), device="cpu"))
+    parts = Stopwatch()
+    model = parts.time("model_load", lambda: SentenceTransformer(str(bundled_model_path()), device="cpu"))
 
     def encode(texts: list[str]) -> np.ndarray:
         return np.asarray(model.encode(texts, batch_size=64, normalize_embeddings=True), dtype=np.float32)
 
-    vectors, parts["corpus_embedding"] = _timed(lambda: encode([passage_text(p) for p in inputs.corpus.values()]))
+    vectors = parts.time("corpus_embedding", lambda: encode([passage_text(p) for p in inputs.corpus.values()]))
     poisons = [craft(c, inputs, config.seed) for c in conditions(config)]
     # Each distinct poisoned passage once: the amounts share their first passages (N=6 holds N=5's).
     unique = {d: passage_text(p) for poison in poisons for d, p in poison.passages.items()}
     poison_texts = list(unique.values())
     row_of = {d: i for i, d in enumerate(unique)}
     questions = [q.question for q in inputs.questions.values()]
-    (poison_vectors, query_vectors), parts["poison_and_query_embedding"] = _timed(
-        lambda: (encode(poison_texts), encode(questions)))
+    poison_vectors, query_vectors = parts.time("poison_and_query_embedding",
+                                               lambda: (encode(poison_texts), encode(questions)))
 
     def search() -> None:
         index = faiss.IndexFlatIP(vectors.shape[1])
@@ -58,13 +51,13 @@ def measure_floor(config: ExperimentConfig, inputs: Inputs, trials: list[dict]) 
             index.search(query_vectors, max(config.fetch_k, config.k) + n)
             index.remove_ids(faiss.IDSelectorRange(clean, clean + n))
 
-    _, parts["faiss_search"] = _timed(search)
+    parts.time("faiss_search", search)
     reader = ExtractiveReader()
-    _, parts["reader_fit"] = _timed(lambda: reader.fit(inputs.corpus))
+    parts.time("reader_fit", lambda: reader.fit(inputs.corpus))
     passages = {**inputs.corpus, **{d: p for poison in poisons for d, p in poison.passages.items()}}
     batches: dict[str, list[ReaderInput]] = {}
     for row in trials:
         batches.setdefault(row["cell_id"], []).append(
             ReaderInput(inputs.questions[row["qid"]], tuple(passages[d] for d in row["context_ids"])))
-    _, parts["reader_answers"] = _timed(lambda: [reader.answer(b) for b in batches.values()])
+    parts.time("reader_answers", lambda: [reader.answer(b) for b in batches.values()])
     return parts

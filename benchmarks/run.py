@@ -75,6 +75,8 @@ def cell_rows(out: Path) -> list[dict]:
 def retrieval_overhead(configs, inputs, cache: Path, repeats: int) -> dict[str, float]:
     """Median seconds of our retrieval of the question batch, of our store's search alone, and of raw FAISS.
 
+    Also the median over ``repeats`` rounds of the ratio of ours to raw FAISS within a round.
+
     Ours is the dense retriever's ``retrieve`` over the indexed corpus, query vectors read from the warm
     embedding cache, run dicts built; raw FAISS searches the same query vectors in a flat index, same depth.
     """
@@ -93,12 +95,21 @@ def retrieval_overhead(configs, inputs, cache: Path, repeats: int) -> dict[str, 
     raw = faiss.IndexFlatIP(embedder.dim)
     raw.add(embedder.encode([passage_text(p) for p in inputs.corpus.values()]))
     depth = configs[0].fetch_k
-    times: dict[str, list[float]] = {"ours": [], "store": [], "faiss": []}
-    for _ in range(repeats):  # interleaved, so load from other processes hits all three alike
-        times["ours"].append(_timed(lambda: retriever.retrieve(queries, depth))[1])
-        times["store"].append(_timed(lambda: retriever.store.search(query_vectors, depth))[1])
-        times["faiss"].append(_timed(lambda: raw.search(query_vectors, depth))[1])
-    return {name: statistics.median(values) for name, values in times.items()}
+    calls = {"ours": lambda: retriever.retrieve(queries, depth),
+             "store": lambda: retriever.store.search(query_vectors, depth),
+             "faiss": lambda: raw.search(query_vectors, depth)}
+    names = list(calls)
+    times: dict[str, list[float]] = {name: [] for name in calls}
+    for name in names:
+        calls[name]()
+    # Calls alternate one by one, in a rotating order: neighbours in time see the same load from other
+    # processes and equally warm FAISS threads, so a ratio of neighbours is steadier than a ratio of totals.
+    for i in range(repeats):
+        for name in names[i % 3:] + names[: i % 3]:
+            times[name].append(_timed(calls[name])[1])
+    out = {name: statistics.median(values) for name, values in times.items()}
+    out["ratio"] = statistics.median(o / f for o, f in zip(times["ours"], times["faiss"], strict=True))
+    return out
 
 
 def quickstart_times(folder: Path, repeats: int) -> tuple[float, float]:
@@ -149,6 +160,7 @@ def main() -> int:
     from benchmarks.floor import measure_floor
     from benchmarks.langchain_rebuild import run_langchain_rebuild
     from benchmarks.synthetic import write_synthetic_corpus
+    from benchmarks.timing import Stopwatch
     from corpora import bundled
     from eval.runner import Experiment
     from eval.sweep import run_sweep
@@ -164,32 +176,38 @@ def main() -> int:
         for attempt in range(args.repeats):  # ours and its floor alternate, so drifting load hits both
             configs = sweep_configs(corpus, tmp / f"cache-{attempt}")  # a cold embedding cache each time
             out = tmp / f"out-{attempt}"
-            results, seconds = _timed(lambda: run_sweep(configs, out))  # noqa: B023 - called at once
-            ours_runs.append(seconds)
+            ours = Stopwatch()
+            results = ours.time("sweep", lambda: run_sweep(configs, out))  # noqa: B023 - called at once
+            ours_runs.append(ours)
             floor_runs.append(measure_floor(configs[0], inputs, cell_rows(out)))
-            _say(f"ragpoison sweep {seconds:.1f} s, floor {sum(floor_runs[-1].values()):.1f} s")
-        ours_s = statistics.median(ours_runs)
-        floor = {part: statistics.median(run[part] for run in floor_runs) for part in floor_runs[0]}
-        floor_totals = [sum(run.values()) for run in floor_runs]
+            _say(f"ragpoison sweep {ours.wall['sweep']:.1f} s, floor {sum(floor_runs[-1].wall.values()):.1f} s")
+        ours_s = statistics.median(run.wall["sweep"] for run in ours_runs)
+        floor = {part: statistics.median(run.wall[part] for run in floor_runs) for part in floor_runs[0].wall}
+        floor_totals = [sum(run.wall.values()) for run in floor_runs]
+        cpu_ratios = [o.cpu["sweep"] / sum(f.cpu.values()) for o, f in zip(ours_runs, floor_runs, strict=True)]
         _say("LangChain FAISS store rebuilt per cell")
         retrieved, rebuild_s = _timed(lambda: run_langchain_rebuild(configs[0], inputs))
         _say(f"  {rebuild_s:.1f} s; retrieval overhead")
         ours_ids = {(r["attack"], r["poison_per_target"], r["defense"], r["qid"]): r["retrieved_ids"]
                     for r in results.trials}
         mismatched = sum(retrieved.get(key) != ids for key, ids in ours_ids.items())
-        retrieval = retrieval_overhead(configs, inputs, tmp / "cache-0", repeats=max(50, 20 * args.repeats))
+        retrieval = retrieval_overhead(configs, inputs, tmp / "cache-0", repeats=300 * args.repeats)
         _say("quickstart, cold and warm")
         cold, warm = quickstart_times(tmp, args.repeats)
     report = {
         "n_passages": len(inputs.corpus), "n_questions": len(inputs.questions), "n_cells": len(results.summary),
-        "ours_sweep_seconds": ours_s, "ours_sweep_runs": ours_runs, "langchain_rebuild_seconds": rebuild_s,
+        "ours_sweep_seconds": ours_s, "ours_sweep_runs": [run.wall["sweep"] for run in ours_runs],
+        "langchain_rebuild_seconds": rebuild_s,
         "sweep_speedup_vs_rebuild": rebuild_s / ours_s, "sweep_identical": mismatched == 0,
         "sweep_mismatched_questions": mismatched,
         "floor_seconds": floor, "floor_total_seconds": statistics.median(floor_totals),
-        "sweep_overhead_vs_floor": statistics.median(o / f for o, f in zip(ours_runs, floor_totals, strict=True)),
+        "floor_total_runs": floor_totals,
+        "sweep_overhead_vs_floor": statistics.median(o.wall["sweep"] / f for o, f in zip(ours_runs, floor_totals,
+                                                                                          strict=True)),
+        "sweep_overhead_vs_floor_cpu": statistics.median(cpu_ratios),
         "retrieval_ours_ms": retrieval["ours"] * 1000, "retrieval_store_ms": retrieval["store"] * 1000,
         "retrieval_faiss_ms": retrieval["faiss"] * 1000,
-        "retrieval_overhead_vs_faiss": retrieval["ours"] / retrieval["faiss"],
+        "retrieval_overhead_vs_faiss": retrieval["ratio"],
         "quickstart_cold_seconds": cold, "quickstart_warm_seconds": warm,
         "repeats": args.repeats, "cpu_count": os.cpu_count(), "load_average": os.getloadavg(),
     }

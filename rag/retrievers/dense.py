@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 from rag.embedders.base import Embedder
 from rag.plugin import Params
 from rag.registry import RETRIEVERS
@@ -14,6 +16,11 @@ class DenseParams(Params):
     """Parameters of the dense retriever."""
 
 
+# Query vectors kept in memory per retriever (a sweep asks the same questions in every poison condition);
+# past this many distinct queries the memo starts over, bounding its memory.
+MAX_MEMO_QUERIES = 100_000
+
+
 @RETRIEVERS.register("dense")
 class DenseRetriever(Retriever):
     """Embeds queries and passages with one embedder and searches a vector store by inner product."""
@@ -24,6 +31,7 @@ class DenseRetriever(Retriever):
         super().__init__(params)
         self.embedder = embedder
         self.store = store
+        self._query_vectors: dict[str, np.ndarray] = {}
 
     def index(self, corpus: Corpus) -> None:
         """Embed (through the cache) and add the clean corpus."""
@@ -41,7 +49,18 @@ class DenseRetriever(Retriever):
             self.store.delete(doc_ids)
 
     def retrieve(self, queries: Queries, k: int) -> Run:
-        """Embed the queries in one batch and search."""
+        """Embed the queries in one batch (each distinct text once per retriever) and search."""
         qids = list(queries)
-        hits = self.store.search(self.embedder.encode([queries[q] for q in qids]), k)
+        hits = self.store.search(self._embed_queries([queries[q] for q in qids]), k)
         return {qid: dict(row) for qid, row in zip(qids, hits, strict=True)}
+
+    def _embed_queries(self, texts: list[str]) -> np.ndarray:
+        memo = self._query_vectors
+        missing = [text for text in dict.fromkeys(texts) if text not in memo]
+        if missing:
+            if len(memo) + len(missing) > MAX_MEMO_QUERIES:
+                memo.clear()
+            memo.update(zip(missing, self.embedder.encode(missing), strict=True))
+        if not texts:
+            return np.zeros((0, self.embedder.dim), dtype=np.float32)
+        return np.stack([memo[text] for text in texts])

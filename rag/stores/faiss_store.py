@@ -26,13 +26,15 @@ class FaissStore(VectorStore):
         import faiss
 
         self.dim = dim
-        self._index = faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
+        self._flat = faiss.IndexFlatIP(dim)
+        self._index = faiss.IndexIDMap2(self._flat)
         self._int_of: dict[str, int] = {}
         self._str_of: dict[int, str] = {}
         # A deleted id keeps its number: adding it back restores the index exactly (order included).
         self._retired: dict[str, int] = {}
         self._next = 0
-        self._names = np.empty(0, dtype=object)  # string id by number, for vectorised lookups in search
+        self._names = np.empty(0, dtype=object)  # string id by number
+        self._row_names: np.ndarray | None = None  # string id by row of the flat index, rebuilt after changes
 
     def add(self, ids: list[str], vectors: np.ndarray) -> None:
         """Add vectors under new string ids."""
@@ -54,6 +56,7 @@ class FaissStore(VectorStore):
             grown[: len(self._names)] = self._names
             self._names = grown
         self._names[ints] = np.array(ids, dtype=object)
+        self._row_names = None
         for doc_id, num in zip(ids, ints.tolist(), strict=True):
             self._int_of[doc_id] = num
             self._str_of[num] = doc_id
@@ -68,20 +71,27 @@ class FaissStore(VectorStore):
             del self._str_of[num]
             self._retired[doc_id] = num
         self._index.remove_ids(ints)
+        self._row_names = None
 
     def search(self, vectors: np.ndarray, k: int) -> list[list[tuple[str, float]]]:
         """Exact top-k by inner product."""
         k = min(k, self._index.ntotal)
         if k == 0:
             return [[] for _ in range(len(vectors))]
-        scores, ints = self._index.search(np.ascontiguousarray(vectors, dtype=np.float32), k)
-        # Converted in C (fancy indexing, tolist): a Python loop over numpy scalars costs more than the search.
-        if (ints < 0).any():  # fewer than k results for some query (FAISS pads with -1)
-            names = self._str_of
-            return [[(names[n], s) for s, n in zip(row_s, row_i, strict=True) if n >= 0]
-                    for row_s, row_i in zip(scores.tolist(), ints.tolist(), strict=True)]
+        import faiss
+
+        if self._row_names is None:
+            self._row_names = self._names[faiss.vector_to_array(self._index.id_map)]
+        # The flat index is searched directly and its rows named here: the id map's own translation is an
+        # extra OpenMP region, which costs more than the search on a busy machine. Conversion happens in C
+        # (fancy indexing, tolist); a Python loop over numpy scalars costs more than the search itself.
+        scores, rows = self._flat.search(np.ascontiguousarray(vectors, dtype=np.float32), k)
+        if (rows < 0).any():  # fewer than k results for some query (FAISS pads with -1)
+            names = self._row_names
+            return [[(names[r], s) for s, r in zip(row_s, row_r, strict=True) if r >= 0]
+                    for row_s, row_r in zip(scores.tolist(), rows.tolist(), strict=True)]
         return [list(zip(row_n, row_s, strict=True))
-                for row_n, row_s in zip(self._names[ints].tolist(), scores.tolist(), strict=True)]
+                for row_n, row_s in zip(self._row_names[rows].tolist(), scores.tolist(), strict=True)]
 
     def ids(self) -> list[str]:
         """Ids in insertion order."""
