@@ -5,9 +5,13 @@ from __future__ import annotations
 import argparse
 import math
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from eval import reporting
 from rag.errors import InputError
+
+if TYPE_CHECKING:
+    from eval.gate import Thresholds
 
 HELP = "run a config and gate on its defended cells (exit 1 on a breach)"
 
@@ -36,7 +40,7 @@ def _fraction(text: str | None, option: str) -> float | None:
     return value
 
 
-def thresholds(args: argparse.Namespace):
+def thresholds(args: argparse.Namespace) -> Thresholds:
     """The thresholds given on the command line, validated (at least one is needed)."""
     from eval.gate import Thresholds
 
