@@ -12,8 +12,9 @@ def measure_floor(config: ExperimentConfig, inputs: Inputs, trials: list[dict]) 
 
     The parts: loading the model, embedding the clean corpus once, embedding each distinct poisoned passage
     and each question once, raw FAISS searches (poison added to a flat index, searched as deep as the sweep searches,
-    removed), and the reader (fitting its term weights, then answering every cell's contexts). Crafting the
-    poison text is left out, so the floor is, if anything, low.
+    removed), and the reader (fitting its term weights, then answering every cell's contexts, each distinct
+    context sentence and option embedded once for its semantic support). Crafting the poison text is left out,
+    so the floor is, if anything, low.
     """
     import faiss
     import numpy as np
@@ -52,7 +53,21 @@ def measure_floor(config: ExperimentConfig, inputs: Inputs, trials: list[dict]) 
             index.remove_ids(faiss.IDSelectorRange(clean, clean + n))
 
     parts.time("faiss_search", search)
+
+    class Memo:
+        """The bare model for the reader's semantic support, each distinct text embedded once."""
+
+        def __init__(self) -> None:
+            self.vectors: dict[str, np.ndarray] = {}
+
+        def encode(self, texts: list[str]) -> np.ndarray:
+            missing = [t for t in dict.fromkeys(texts) if t not in self.vectors]
+            if missing:
+                self.vectors.update(zip(missing, encode(missing), strict=True))
+            return np.stack([self.vectors[t] for t in texts])
+
     reader = ExtractiveReader()
+    reader.use_embedder(Memo())
     parts.time("reader_fit", lambda: reader.fit(inputs.corpus))
     passages = {**inputs.corpus, **{d: p for poison in poisons for d, p in poison.passages.items()}}
     batches: dict[str, list[ReaderInput]] = {}

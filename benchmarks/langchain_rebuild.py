@@ -14,8 +14,10 @@ def run_langchain_rebuild(config: ExperimentConfig, inputs: Inputs) -> dict[Cell
     For each cell (each poison condition, the clean one included because flip rates need clean answers,
     read through each defense) it embeds the clean corpus plus that condition's poison into a new LangChain
     FAISS store, searches it question by question, filters with the defense and reads with the same
-    extractive reader. The model is loaded inside, as a script would.
+    extractive reader, which reads semantic support with the same model. The model is loaded inside, as a
+    script would.
     """
+    import numpy as np
     from langchain_community.vectorstores import FAISS
     from langchain_community.vectorstores.utils import DistanceStrategy
     from langchain_core.documents import Document
@@ -42,8 +44,12 @@ def run_langchain_rebuild(config: ExperimentConfig, inputs: Inputs) -> dict[Cell
         def embed_query(self, text: str) -> list[float]:
             return self.model.encode([text], normalize_embeddings=True)[0].tolist()
 
+        def encode(self, texts: list[str]) -> np.ndarray:
+            return np.asarray(self.model.encode(texts, batch_size=64, normalize_embeddings=True), dtype=np.float32)
+
     embeddings = MiniLM()
     reader = ExtractiveReader()
+    reader.use_embedder(embeddings)
     reader.fit(inputs.corpus)
     retrieved: dict[CellKey, list[str]] = {}
     for condition in conditions(config):

@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -38,6 +38,49 @@ class PluginSpec(Strict):
     params: dict[str, Any] = Field(default_factory=dict)
 
 
+class PoisonAmounts(Strict):
+    """Poison amounts as lists that sweep: passages per target question, or fractions of the corpus."""
+
+    poison_per_target: list[int] | None = Field(
+        None, description="passages per target question; default [5] unless poison_rate is set")
+    poison_rate: list[float] | None = Field(None, description="poison as a fraction of the corpus size")
+
+    @field_validator("poison_per_target", "poison_rate", mode="before")
+    @classmethod
+    def _as_list(cls, value: Any) -> Any:
+        return _as_amounts(value)
+
+    @field_validator("poison_per_target")
+    @classmethod
+    def _positive(cls, value: list[int] | None) -> list[int] | None:
+        return _check_counts(value)
+
+    @field_validator("poison_rate")
+    @classmethod
+    def _fraction(cls, value: list[float] | None) -> list[float] | None:
+        return _check_rates(value)
+
+
+class AttackSpec(PluginSpec, PoisonAmounts):
+    """An attack with, optionally, its own poison amounts (else the experiment's apply to it)."""
+
+
+def _as_amounts(value: Any) -> Any:
+    return [value] if isinstance(value, (int, float)) and not isinstance(value, bool) else value
+
+
+def _check_counts(value: list[int] | None) -> list[int] | None:
+    if value is not None and (not value or any(n < 1 for n in value)):
+        raise ValueError("must be one or more integers >= 1")
+    return value
+
+
+def _check_rates(value: list[float] | None) -> list[float] | None:
+    if value is not None and (not value or any(not 0 < r <= 1 for r in value)):
+        raise ValueError("must be one or more fractions in (0, 1]")
+    return value
+
+
 class DataConfig(Strict):
     """Where the corpus, questions and targets come from (None: the bundled clinical_mini set)."""
 
@@ -54,7 +97,7 @@ def _as_specs(value: Any) -> Any:
     return value
 
 
-class ExperimentConfig(Strict):
+class ExperimentConfig(PoisonAmounts):
     """One experiment: the RAG stack, the data and the grid of attacks x defenses x poison amounts."""
 
     seed: int = 0
@@ -66,42 +109,27 @@ class ExperimentConfig(Strict):
     retriever: ComponentConfig = ComponentConfig(kind="dense")
     generator: ComponentConfig = ComponentConfig(kind="extractive")
     data: DataConfig = DataConfig()
-    attacks: list[PluginSpec] = Field(default_factory=lambda: [PluginSpec(name="none")])
+    attacks: list[AttackSpec] = Field(default_factory=lambda: [AttackSpec(name="none")])
     defenses: list[PluginSpec] = Field(default_factory=lambda: [PluginSpec(name="none")])
-    poison_per_target: list[int] | None = Field(
-        None, description="passages per target question; default [5] unless poison_rate is set")
-    poison_rate: list[float] | None = Field(None, description="poison as a fraction of the corpus size")
+    retrieval_mode: Literal["question", "paraphrase"] = Field(
+        "question", description="what the retriever embeds: the question, or a seeded paraphrase of it")
 
     @field_validator("attacks", "defenses", mode="before")
     @classmethod
     def _specs(cls, value: Any) -> Any:
         return _as_specs(value)
 
-    @field_validator("poison_per_target", "poison_rate", mode="before")
-    @classmethod
-    def _as_list(cls, value: Any) -> Any:
-        return [value] if isinstance(value, (int, float)) and not isinstance(value, bool) else value
+    def poison_amounts(self, spec: AttackSpec | None = None) -> list[tuple[int, float | None]]:
+        """Each poison amount as (passages per target, corpus rate or None); per-target amounts first.
 
-    @field_validator("poison_per_target")
-    @classmethod
-    def _positive(cls, value: list[int] | None) -> list[int] | None:
-        if value is not None and (not value or any(n < 1 for n in value)):
-            raise ValueError("must be one or more integers >= 1")
-        return value
-
-    @field_validator("poison_rate")
-    @classmethod
-    def _fraction(cls, value: list[float] | None) -> list[float] | None:
-        if value is not None and (not value or any(not 0 < r <= 1 for r in value)):
-            raise ValueError("must be one or more fractions in (0, 1]")
-        return value
-
-    def poison_amounts(self) -> list[tuple[int, float | None]]:
-        """Each poison amount as (passages per target, corpus rate or None); per-target amounts first."""
-        per_target = self.poison_per_target
-        if per_target is None and self.poison_rate is None:
+        An attack that names its own amounts uses those instead of the experiment's.
+        """
+        per_target, rates = self.poison_per_target, self.poison_rate
+        if spec is not None and (spec.poison_per_target is not None or spec.poison_rate is not None):
+            per_target, rates = spec.poison_per_target, spec.poison_rate
+        if per_target is None and rates is None:
             per_target = [5]
-        return [(n, None) for n in per_target or []] + [(0, r) for r in self.poison_rate or []]
+        return [(n, None) for n in per_target or []] + [(0, r) for r in rates or []]
 
     def config_hash(self) -> str:
         """Stable hash of the resolved configuration."""
@@ -138,7 +166,7 @@ def parse_override(item: str) -> tuple[str, Any]:
 
 
 # Keys whose value may be a list in YAML or --set; each combination becomes its own ExperimentConfig.
-GRID_AXES = ("seed", "k", "retriever.kind", "store.kind")
+GRID_AXES = ("seed", "k", "retriever.kind", "store.kind", "retrieval_mode")
 
 
 def _read_tree(path: str | Path | None, overrides: list[str], data: dict[str, str | None] | None,

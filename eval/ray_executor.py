@@ -14,7 +14,7 @@ from rag.errors import InputError
 _ENV = ("RAGPOISON_CACHE", "HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")
 
 
-def _run_cells(config_json: dict, cells: list[Cell], clean_answers: dict[str, dict[str, str]]) -> list:
+def _run_cells(config_json: dict, cells: list[Cell], clean_answers: dict[str, dict[str, dict]]) -> list:
     experiment = Experiment(ExperimentConfig(**config_json))
     for defense, answers in clean_answers.items():
         experiment.clean_answers[defense] = answers

@@ -9,11 +9,12 @@ from pathlib import Path
 from eval import metrics
 from eval.report_data import SEVERITY_WEIGHTS, attacked_points, clean_accuracy, poison_rate_of, variant_columns
 from eval.report_figures import asr_against_amount, clean_cost, colours, harm_by_severity, recall_against_asr
+from eval.reporting import attack_label
 from eval.results import Results, atomic_write
 
-CELL_COLUMNS = ["attack", "defense", "amount", "retriever", "store", "k", "seed", "n_questions", "clean_accuracy",
-                "accuracy_under_attack", "asr", "asr_ci_low", "asr_ci_high", "target_rate_clean", "flip_rate",
-                "poison_recall_at_k", "poison_hit_rate", "defense_tpr", "defense_fpr"]
+CELL_COLUMNS = ["attack", "attack_params", "defense", "amount", "retriever", "retrieval_mode", "store", "k", "seed",
+                "n_questions", "clean_accuracy", "accuracy_under_attack", "asr", "asr_ci_low", "asr_ci_high",
+                "target_rate_clean", "flip_rate", "poison_recall_at_k", "poison_hit_rate", "defense_tpr", "defense_fpr"]
 STYLE = """body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,"DejaVu Sans",sans-serif;max-width:1180px;
 margin:2em auto;padding:0 1em;color:#222;line-height:1.45}
 h1{margin-bottom:.2em}h2{margin-top:1.8em;border-bottom:1px solid #ddd;padding-bottom:.2em}
@@ -39,14 +40,22 @@ def _table(rows: list[dict], columns: list[str]) -> str:
     return f'<div class="scroll"><table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>'
 
 
+def _clean_picks_target(row: dict) -> bool:
+    """Whether the no-poison answer hit the target (results from before open answers record only the letter)."""
+    hit = row.get("clean_answered_target")
+    if hit is None or (isinstance(hit, float) and math.isnan(hit)):
+        return row["clean_answer"] == row["target"]
+    return bool(hit)
+
+
 def _baseline(trials: list[dict]) -> dict[tuple[str, str, str], tuple[float, float, float]]:
     """Per attack / defense / variant: how often the reader picks the target with no poison (seeds pooled)."""
     columns = variant_columns(trials)
     picks: dict[tuple[str, str, str], dict[tuple, bool]] = {}
     for row in trials:
         if row["attack"] != "none":
-            key = (row["attack"], row["defense"], " ".join(f"{c}={row.get(c)}" for c in columns))
-            picks.setdefault(key, {})[(row["qid"], row["seed"])] = row["clean_answer"] == row["target"]
+            key = (attack_label(row), row["defense"], " ".join(f"{c}={row.get(c)}" for c in columns))
+            picks.setdefault(key, {})[(row["qid"], row["seed"])] = _clean_picks_target(row)
     out = {}
     for key, flags in picks.items():
         hits = sum(flags.values())
@@ -98,8 +107,10 @@ def write_report(out_dir: str | Path) -> Path:
     else:
         sections.append('<p class="caption">No attacked cell in this run: nothing to plot against poison.</p>')
     cells = [dict(row, amount=_amount(row)) for row in results.summary]
-    constant = [c for c in ("retriever", "store", "k", "seed") if len({str(row.get(c)) for row in cells}) == 1]
-    columns = [c for c in CELL_COLUMNS if c not in constant]
+    constant = [c for c in ("retriever", "retrieval_mode", "store", "k", "seed")
+                if len({str(row.get(c)) for row in cells}) == 1]
+    unused = [] if any(row.get("attack_params") for row in cells) else ["attack_params"]
+    columns = [c for c in CELL_COLUMNS if c not in constant + unused]
     harm_rows = [{"attack / defense": p.series, "amount": p.amount, "n": p.n, **p.severity_asr,
                   "harm_weighted_asr": p.harm_weighted_asr} for p in points]
     meta = [str(Path(out_dir).resolve()), f"config {manifest.get('config_hash')}",

@@ -6,10 +6,11 @@ import math
 from dataclasses import dataclass
 
 from eval import metrics
+from eval.reporting import attack_label
 
 SEVERITY_WEIGHTS = {"high": 3.0, "medium": 2.0, "low": 1.0}
 # Grid columns that name a pipeline variant when they vary within a run (seeds are pooled instead).
-VARIANT_COLUMNS = ("retriever", "store", "generator", "k")
+VARIANT_COLUMNS = ("retriever", "retrieval_mode", "store", "generator", "k")
 
 
 def poison_rate_of(row: dict) -> float | None:
@@ -70,7 +71,7 @@ def attacked_points(trials: list[dict]) -> list[Point]:
         if row["attack"] == "none":
             continue
         rate = poison_rate_of(row)
-        key = (row["attack"], row["defense"], _variant(row, columns), 0 if rate is not None else
+        key = (attack_label(row), row["defense"], _variant(row, columns), 0 if rate is not None else
                int(row["poison_per_target"]), rate)
         groups.setdefault(key, []).append(row)
     points = []
@@ -108,7 +109,9 @@ def clean_accuracy(trials: list[dict]) -> list[CleanAccuracy]:
     """Clean accuracy per defense (and variant): each question counted once per seed, whatever the cells."""
     columns = variant_columns(trials)
     seen: dict[tuple, dict[tuple, bool]] = {}
-    for row in trials:
+    # Rows of cells without an attack come last and win: a triggered cell's clean answer is to the triggered
+    # question, so attacked rows count only where a defense has no clean cell.
+    for row in sorted(trials, key=lambda r: r["attack"] == "none"):
         key = (row["defense"], _variant(row, columns))
         seen.setdefault(key, {})[(row["qid"], row["seed"])] = bool(row["clean_correct"])
     out = []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import sys
 
@@ -11,6 +12,8 @@ TABLE_COLUMNS = (
     ("asr_95ci", None), ("tgt_clean", "target_rate_clean"), ("flip", "flip_rate"),
     ("p@k", "poison_precision_at_k"), ("r@k", "poison_recall_at_k"), ("hit", "poison_hit_rate"),
 )
+# Shown when some cell is defended: passage-level detection rates and the defense's time per question.
+DEFENSE_COLUMNS = (("tpr", "defense_tpr"), ("fpr", "defense_fpr"), ("ms/q", "defense_ms_per_question"))
 
 
 def _fmt(value) -> str:
@@ -29,12 +32,25 @@ def poison_amount(row: dict) -> str:
     return str(row["poison_per_target"])
 
 
+def attack_label(row: dict) -> str:
+    """A cell's attack for display: its name, with the params it was given (``name[key=value,...]``)."""
+    params = row.get("attack_params")
+    if not isinstance(params, str) or not params:
+        return str(row["attack"])
+    given = json.loads(params)
+    return f"{row['attack']}[{','.join(f'{key}={json.dumps(value)}' for key, value in given.items())}]"
+
+
 def summary_table(rows: list[dict]) -> str:
     """Render cell summaries as a fixed-width text table (grid columns shown when they vary)."""
     columns = list(TABLE_COLUMNS)
-    for key in ("seed", "k", "retriever", "store"):
+    if any(row.get("defense", "none") != "none" for row in rows):
+        columns += DEFENSE_COLUMNS
+    for key in ("seed", "k", "retriever", "store", "retrieval_mode"):
         if len({row.get(key) for row in rows}) > 1:
             columns.insert(3, (key, key))
+    if any((row.get("unparsed_rate") or 0) > 0 for row in rows):  # LLM readers: answers that named no option
+        columns.append(("unparsed", "unparsed_rate"))
     header = [name for name, _ in columns]
     body = []
     for row in rows:
@@ -43,8 +59,11 @@ def summary_table(rows: list[dict]) -> str:
             if key is None:
                 cells.append(f"[{_fmt(row['asr_ci_low'])}, {_fmt(row['asr_ci_high'])}]")
             else:
-                value = row[key]
-                cells.append(poison_amount(row) if name == "N" else _fmt(value))
+                value = row.get(key)
+                if name == "N":
+                    cells.append(poison_amount(row))
+                else:
+                    cells.append(attack_label(row) if key == "attack" else _fmt(value))
         body.append(cells)
     widths = [max(len(str(x)) for x in col) for col in zip(header, *body, strict=True)]
     lines = ["  ".join(str(c).ljust(w) for c, w in zip(line, widths, strict=True)).rstrip()

@@ -14,18 +14,21 @@ from pathlib import Path
 from typing import Any
 
 from eval import metrics
+from rag.generators.runtime import generator_provenance
+from rag.types import UNPARSED
 
 # Corrupted-passage counts k' for which a certifying defense's accuracy is reported.
 CERTIFIED_KS = (1, 2, 3)
 SUMMARY_COLUMNS = (
-    "attack", "defense", "poison_per_target", "poison_rate", "n_poison", "poison_rate_actual", "retriever",
-    "store", "generator", "k", "seed", "n_questions", "clean_accuracy", "accuracy_under_attack",
-    "asr", "asr_ci_low", "asr_ci_high", "target_rate_clean", "flip_rate", "poison_precision_at_k",
-    "poison_recall_at_k", "poison_f1_at_k", "poison_hit_rate", "defense_tpr", "defense_fpr",
+    "attack", "attack_params", "defense", "poison_per_target", "poison_rate", "n_poison", "poison_rate_actual",
+    "retriever", "retrieval_mode", "store", "generator", "answer_mode", "k", "seed", "n_questions",
+    "clean_accuracy", "accuracy_under_attack", "asr", "asr_ci_low", "asr_ci_high", "target_rate_clean",
+    "flip_rate", "unparsed_rate", "poison_precision_at_k", "poison_recall_at_k", "poison_f1_at_k",
+    "poison_hit_rate", "defense_tpr", "defense_fpr",
     *(f"certified_accuracy_k{k}" for k in CERTIFIED_KS), "craft_seconds", "defense_ms_per_question", "cell_id",
 )
 PACKAGES = ("ragpoison", "numpy", "faiss-cpu", "sentence-transformers", "torch", "transformers", "pydantic",
-            "pandas", "pyarrow")
+            "pandas", "pyarrow", "bm25s", "chromadb")
 
 
 def summarize(trials: list[dict]) -> list[dict]:
@@ -52,15 +55,19 @@ def summarize_cell(rows: list[dict]) -> dict[str, Any]:
     radii = [r.get("certified_radius") for r in rows]
     certified = any(_present(radius) for radius in radii)
     return {
-        "attack": first["attack"], "defense": first["defense"], "poison_per_target": first["poison_per_target"],
+        "attack": first["attack"], "attack_params": first.get("attack_params", ""), "defense": first["defense"],
+        "poison_per_target": first["poison_per_target"],
         "poison_rate": first["poison_rate"], "n_poison": first["n_poison"],
         "poison_rate_actual": first["poison_rate_actual"], "retriever": first["retriever"],
-        "store": first["store"], "generator": first["generator"], "k": k, "seed": first["seed"], "n_questions": n,
+        "retrieval_mode": first.get("retrieval_mode", "question"),
+        "store": first["store"], "generator": first["generator"], "answer_mode": first.get("answer_mode", "choice"),
+        "k": k, "seed": first["seed"], "n_questions": n,
         "clean_accuracy": metrics.rate(r["clean_correct"] for r in rows),
         "accuracy_under_attack": metrics.rate(r["correct"] for r in rows),
         "asr": hits / n, "asr_ci_low": low, "asr_ci_high": high,
-        "target_rate_clean": metrics.rate(r["clean_answer"] == r["target"] for r in rows),
+        "target_rate_clean": metrics.rate(_clean_hit(r) for r in rows),
         "flip_rate": metrics.flip_rate([r["clean_correct"] for r in rows], [r["answered_target"] for r in rows]),
+        "unparsed_rate": metrics.rate(r["answer"] == UNPARSED for r in rows),
         "poison_precision_at_k": precision,
         "poison_recall_at_k": recall,
         "poison_f1_at_k": metrics.f1(precision, recall),
@@ -76,6 +83,12 @@ def summarize_cell(rows: list[dict]) -> dict[str, Any]:
         "defense_ms_per_question": metrics.rate_mean(r["defense_ms"] for r in rows),
         "cell_id": first["cell_id"],
     }
+
+
+def _clean_hit(row: dict) -> bool:
+    """Whether the clean answer hit the target (cells written before open-answer mode only have the letter)."""
+    hit = row.get("clean_answered_target")
+    return row["clean_answer"] == row["target"] if hit is None else bool(hit)
 
 
 def _present(value: Any) -> bool:
@@ -139,6 +152,7 @@ class Results:
             "embedder": {"kind": self.config.embedder.kind,
                          "model_path": str(getattr(embedder, "model_path", "")),
                          "identity": getattr(embedder, "identity", "")},
+            "generator": generator_provenance(self.config.generator.kind, self.config.generator.params),
             "packages": package_versions(),
             "python": sys.version.split()[0],
             "platform": platform.platform(),

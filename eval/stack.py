@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -11,17 +12,18 @@ from eval.config import ExperimentConfig
 from poisoning.defenses.base import Defense
 from rag.embedders.base import Embedder
 from rag.generators.base import Generator
-from rag.loaders import corpus_files, load_corpus, load_questions, load_targets
+from rag.loaders import load_questions, load_targets
 from rag.registry import DEFENSES, EMBEDDERS, GENERATORS, RETRIEVERS, STORES
 from rag.retrievers.base import Retriever
-from rag.types import Corpus, Question, Target
+from rag.streaming import open_corpus, source_files
+from rag.types import Question, Target
 
 
 @dataclass
 class Inputs:
     """The clean corpus, the questions and their targets, with where they came from."""
 
-    corpus: Corpus
+    corpus: Mapping[str, dict[str, str]]  # a dict, or an OnDiskCorpus for large corpora
     questions: dict[str, Question]
     targets: dict[str, Target]
     paths: dict[str, str | None]
@@ -43,24 +45,26 @@ def data_paths(config: ExperimentConfig) -> dict[str, str | None]:
 
 
 def hash_files(files: list[Path]) -> str:
-    """sha256 over the names and bytes of files."""
+    """sha256 over the names and bytes of files, read in blocks (a multi-GB corpus is never held in memory)."""
     digest = hashlib.sha256()
     for file in files:
         digest.update(file.name.encode())
-        digest.update(file.read_bytes())
+        with file.open("rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
     return digest.hexdigest()
 
 
 def load_inputs(config: ExperimentConfig) -> Inputs:
     """Load and validate the corpus, questions and targets."""
     paths = data_paths(config)
-    corpus = load_corpus(paths["corpus"])
+    corpus = open_corpus(paths["corpus"])
     questions = load_questions(paths["questions"])
     if config.max_questions is not None:
         questions = dict(list(questions.items())[: config.max_questions])
     targets = load_targets(paths["targets"], questions, config.seed)
     targets = {q: t for q, t in targets.items() if q in questions}
-    return Inputs(corpus, questions, targets, paths, hash_files(corpus_files(paths["corpus"])))
+    return Inputs(corpus, questions, targets, paths, hash_files(source_files(paths["corpus"])))
 
 
 @dataclass
@@ -73,12 +77,20 @@ class Stack:
 
 
 def build_stack(config: ExperimentConfig) -> Stack:
-    """Instantiate embedder, store, retriever and generator from the registry."""
-    embedder = EMBEDDERS.create(config.embedder.kind, config.embedder.params, key="embedder.kind")
-    store = STORES.create(config.store.kind, config.store.params, key="store.kind", dim=embedder.dim)
-    retriever = RETRIEVERS.create(config.retriever.kind, config.retriever.params, key="retriever.kind",
-                                  embedder=embedder, store=store)
+    """Instantiate embedder, store, retriever and generator from the registry.
+
+    The embedder is always built (defenses and attacks use it; it loads its model on first use); the store only
+    when the retriever needs one (``Retriever.needs``), so BM25 runs with neither store nor dense index.
+    """
+    # The generator first: a missing backend or model directory fails before the embedder loads its model.
     generator = GENERATORS.create(config.generator.kind, config.generator.params, key="generator.kind")
+    embedder = EMBEDDERS.create(config.embedder.kind, config.embedder.params, key="embedder.kind")
+    needs = RETRIEVERS.get(config.retriever.kind, key="retriever.kind").needs
+    parts = {"embedder": embedder}
+    if "store" in needs:
+        parts["store"] = STORES.create(config.store.kind, config.store.params, key="store.kind", dim=embedder.dim)
+    retriever = RETRIEVERS.create(config.retriever.kind, config.retriever.params, key="retriever.kind",
+                                  **{part: value for part, value in parts.items() if part in needs})
     return Stack(embedder, retriever, generator)
 
 

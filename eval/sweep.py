@@ -62,7 +62,8 @@ def run_sweep(configs: list[ExperimentConfig], out_dir: str | Path, *, resume: b
     first = experiments[0]
     results = Results(trials=trials, summary=summarize(trials), config=first.config, inputs=first.inputs,
                       embedder=first.embedder)
-    results.manifest["grid"] = [e.config.model_dump(mode="json", include={"seed", "k", "retriever", "store"})
+    results.manifest["grid"] = [e.config.model_dump(mode="json", include={"seed", "k", "retriever", "store",
+                                                                        "retrieval_mode"})
                                 for e in experiments]
     results.manifest["n_cells"] = sum(map(len, plans))
     return results

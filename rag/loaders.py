@@ -54,16 +54,22 @@ def iter_medrag(path: str | Path) -> Iterator[tuple[str, dict[str, str]]]:
                 yield _parse_passage(file, line_no, raw)
 
 
-def _parse_passage(file: Path, line_no: int, raw: str) -> tuple[str, dict[str, str]]:
+def json_record(file: Path, line_no: int, raw: str | bytes, id_field: str) -> tuple[str, dict]:
+    """One JSONL line as (its id, the record), refusing malformed JSON, a non-object or a missing id."""
     try:
         record = json.loads(raw)
     except json.JSONDecodeError as exc:
         raise InputError(f"malformed JSON ({exc.msg})", path=file, line=line_no) from None
     if not isinstance(record, dict):
         raise InputError("expected a JSON object", path=file, line=line_no)
-    doc_id = record.get("id")
+    doc_id = record.get(id_field)
     if not isinstance(doc_id, str) or not doc_id.strip():
-        raise InputError("missing or empty", path=file, line=line_no, field="id")
+        raise InputError("missing or empty", path=file, line=line_no, field=id_field)
+    return doc_id, record
+
+
+def _parse_passage(file: Path, line_no: int, raw: str) -> tuple[str, dict[str, str]]:
+    doc_id, record = json_record(file, line_no, raw, "id")
     title = record.get("title", "")
     content = record.get("content")
     if content is None:
@@ -78,7 +84,8 @@ def _parse_passage(file: Path, line_no: int, raw: str) -> tuple[str, dict[str, s
     if not isinstance(title, str):
         raise InputError("must be a string", path=file, line=line_no, field="title")
     passage = {"title": title, "text": content}
-    for key in ("source", "published", "reference"):
+    # A signature (from `ragpoison sign`) travels with the passage so that a filter can verify it.
+    for key in ("source", "published", "reference", "signature"):
         value = record.get(key)
         if value is not None:
             if not isinstance(value, str):

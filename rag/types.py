@@ -37,13 +37,15 @@ class Answer:
     """A generator's answer to one question: the chosen letter and per-option support.
 
     ``letter`` is ``UNPARSED`` when a generator's output named no option. ``certified_radius`` is set by
-    certifying defenses: the answer provably stands against up to that many corrupted passages.
+    certifying defenses: the answer provably stands against up to that many corrupted passages. ``mentions``
+    is set in open-answer mode: the letters whose option text the free-text answer contains.
     """
 
     letter: str
     scores: dict[str, float] = field(default_factory=dict)
     text: str = ""
     certified_radius: int | None = None
+    mentions: tuple[str, ...] | None = None
 
 
 UNPARSED = "unparsed"

@@ -35,3 +35,31 @@ def tiny(tmp_path) -> dict[str, Path]:
 
     return write_dataset(tmp_path / "tiny")
 
+
+
+@pytest.fixture(scope="session")
+def tiny_llama(tmp_path_factory) -> Path:
+    """A Llama-shaped model with random weights, a chat template and a tokenizer trained on the bundled corpus."""
+    from benchmarks.random_llama import build_random_llama
+
+    return build_random_llama(tmp_path_factory.mktemp("models") / "tiny-llama")
+
+
+@pytest.fixture(scope="module")
+def single_torch_thread():
+    """Tiny models run fastest on one thread; two threads contending for shared cores run them 50x slower."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def chroma_server(tmp_path_factory):
+    """One real `chroma run` server on loopback per test module."""
+    from tests.chroma_server import chroma_server as start
+
+    with start(tmp_path_factory.mktemp("chroma-server") / "db") as address:
+        yield address

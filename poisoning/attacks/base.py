@@ -55,13 +55,15 @@ class Poison:
     ``passages`` are new corpus entries; ``edits`` replace the text or metadata of existing corpus entries in
     place (an insider's edit) for the cell only; ``target_of`` names the question each poisoned id targets
     (untargeted poison names none); ``queries`` replaces a question's text as the user asks it (a trigger
-    phrase), for retrieval and reading alike.
+    phrase), for retrieval and reading alike; ``trained_on`` names the questions an attack optimised against
+    (its training queries), whose trials are left out of the cell so that it is measured on held-apart ones.
     """
 
     passages: Corpus = field(default_factory=dict)
     edits: Corpus = field(default_factory=dict)
     target_of: dict[str, str] = field(default_factory=dict)
     queries: dict[str, str] = field(default_factory=dict)
+    trained_on: set[str] = field(default_factory=set)
 
     @property
     def poison_ids(self) -> set[str]:

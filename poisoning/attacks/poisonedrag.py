@@ -1,30 +1,39 @@
-"""PoisonedRAG (Zou et al., 2024) black-box attack."""
+"""PoisonedRAG (Zou et al., 2024): black-box and white-box knowledge-corruption attacks.
+
+Each poisoned passage is P = S + I. I (the generation condition) is attacker text asserting the target
+answer, from a passage writer. S (the retrieval condition) is the question itself in the black-box attack;
+the white-box attack starts from the question and optimises S with HotFlip against the victim embedder.
+"""
 
 from __future__ import annotations
 
 import random
-from datetime import date, timedelta
+from typing import Literal
 
-from poisoning.attacks.base import Attack, AttackContext, Poison, poison_id
-from poisoning.attacks.writers import TemplateWriter
+from pydantic import Field
+
+from poisoning.attacks.base import Attack, AttackContext, Poison
+from poisoning.attacks.hotflip import FlipProblem, HotFlip, sentence_model
+from poisoning.attacks.slots import Slot, plan_slots, web_metadata
+from poisoning.attacks.writers import make_writer
+from rag.paraphrase import paraphrase
 from rag.plugin import Params
 from rag.registry import ATTACKS
 
-_WEB_HOSTS = ("health-answers.example", "medfacts-daily.example", "clinic-notes.example",
-              "wellness-forum.example")
+__all__ = ["PoisonedRAGBlackBox", "PoisonedRAGWhiteBox", "web_metadata"]
+
+Writer = Literal["auto", "template", "llm"]
 
 
 class BlackBoxParams(Params):
     """Parameters of the PoisonedRAG black-box attack."""
 
-    writer: str = "template"
+    writer: Writer = "auto"
 
 
-def web_metadata(rng: random.Random, slug: str) -> dict[str, str]:
-    """Attacker-chosen metadata of an untrusted web page."""
-    published = date(2023, 1, 1) + timedelta(days=rng.randrange(3 * 365))
-    return {"source": "web", "published": published.isoformat(),
-            "reference": f"https://{rng.choice(_WEB_HOSTS)}/{slug}"}
+def write_texts(attack: str, writer: Writer, context: AttackContext, slots: list[Slot]) -> list[str]:
+    """The generation condition I of every slot, written in one batch."""
+    return make_writer(writer, context, attack).write_many([(s.question, s.answer, s.rng) for s in slots])
 
 
 @ATTACKS.register("poisonedrag-blackbox")
@@ -33,21 +42,64 @@ class PoisonedRAGBlackBox(Attack):
 
     Params = BlackBoxParams
 
-    def __init__(self, params: BlackBoxParams | None = None) -> None:
-        super().__init__(params)
-        self.writer = TemplateWriter()
-
     def craft(self, context: AttackContext) -> Poison:
         """S = the question (retrieval condition), I = writer text (generation condition)."""
         poison = Poison()
-        for qid, count in context.counts().items():
-            question = context.questions[qid]
-            answer = question.options[context.targets[qid].option]
-            for index in range(count):
-                rng = random.Random(f"{context.seed}:{self.name}:{qid}:{index}")
-                pid = poison_id(self.name, qid, index)
-                text = f"{question.question} {self.writer.write(question, answer, rng)}"
-                poison.passages[pid] = {"title": "", "text": text,
-                                        **web_metadata(rng, f"{qid.replace('/', '-')}-{index}")}
-                poison.target_of[pid] = qid
+        slots = plan_slots(self.name, context)
+        for slot, text in zip(slots, write_texts(self.name, self.params.writer, context, slots), strict=True):
+            poison.passages[slot.pid] = {"title": "", "text": f"{slot.question.question} {text}",
+                                         **web_metadata(slot.rng, slot.slug)}
+            poison.target_of[slot.pid] = slot.qid
         return poison
+
+
+class WhiteBoxParams(Params):
+    """Parameters of the PoisonedRAG white-box attack (defaults: the paper's 30 iterations, 100 candidates)."""
+
+    writer: Writer = "auto"
+    iterations: int = Field(30, ge=0)
+    candidates: int = Field(100, ge=1)
+    # Optimise S once per target question (on its first passage) and reuse it for the other N - 1: N times
+    # cheaper, for CPU runs; the paper optimises every passage.
+    share_prefix: bool = False
+    # Optimise towards the question and this many paraphrases of it, which the attacker writes with its own
+    # seeds (an extension for wording the attacker cannot see; the paper optimises for the question alone).
+    paraphrases: int = Field(0, ge=0)
+    batch: int = Field(64, ge=1, description="passages optimised together")
+
+
+@ATTACKS.register("poisonedrag-whitebox")
+class PoisonedRAGWhiteBox(Attack):
+    """PoisonedRAG white-box: S starts as the question and is HotFlip-optimised on the victim embedder's gradients."""
+
+    Params = WhiteBoxParams
+
+    def craft(self, context: AttackContext) -> Poison:
+        """Maximise sim(f(Q), f(S + I)) over the tokens of S, then decode S and prepend it to I."""
+        model = sentence_model(context.embedder, self.name)
+        # The same I (and metadata) as the black-box attack's, as in the paper: the two differ only in S.
+        slots = plan_slots(self.name, context, seeded_as="poisonedrag-blackbox")
+        texts = write_texts(self.name, self.params.writer, context, slots)
+        flip = HotFlip(model, candidates=self.params.candidates, seed=f"{context.seed}:{self.name}")
+        qids = sorted({s.qid for s in slots})
+        query_vectors = {qid: context.embedder.encode(self._wordings(context, qid)) for qid in qids}
+        optimised = [(slot, text) for slot, text in zip(slots, texts, strict=True)
+                     if not self.params.share_prefix or slot.index == 0]
+        problems = [FlipProblem(flip.tokens(slot.question.question), flip.tokens(text), query_vectors[slot.qid])
+                    for slot, text in optimised]
+        for start in range(0, len(problems), self.params.batch):
+            flip.optimise(problems[start:start + self.params.batch], self.params.iterations)
+        prefixes = {slot.pid if not self.params.share_prefix else slot.qid: flip.decode(problem.prefix)
+                    for (slot, _), problem in zip(optimised, problems, strict=True)}
+        poison = Poison()
+        for slot, text in zip(slots, texts, strict=True):
+            prefix = prefixes[slot.pid if not self.params.share_prefix else slot.qid]
+            poison.passages[slot.pid] = {"title": "", "text": f"{prefix} {text}", **web_metadata(slot.rng, slot.slug)}
+            poison.target_of[slot.pid] = slot.qid
+        return poison
+
+    def _wordings(self, context: AttackContext, qid: str) -> list[str]:
+        """The question, and the attacker's own paraphrases of it (seeded apart from the retrieval mode's)."""
+        question = context.questions[qid].question
+        return [question] + [paraphrase(question, random.Random(f"{context.seed}:{self.name}:{qid}:{j}"))
+                             for j in range(self.params.paraphrases)]

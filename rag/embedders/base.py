@@ -25,3 +25,7 @@ class Embedder(Plugin, ABC):
     @abstractmethod
     def encode(self, texts: list[str]) -> np.ndarray:
         """Embed texts as an (n, dim) float32 array of unit vectors."""
+
+    def encode_queries(self, texts: list[str]) -> np.ndarray:
+        """Embed queries; ``encode`` embeds passages. Asymmetric encoders (MedCPT) use a separate query model."""
+        return self.encode(texts)

@@ -23,6 +23,9 @@ class Generator(Plugin, ABC):
     def fit(self, corpus: Corpus) -> None:  # noqa: B027 - optional hook
         """Learn corpus statistics (e.g. term weights) before answering; optional."""
 
+    def use_embedder(self, embedder) -> None:  # noqa: B027 - optional hook
+        """Receive the stack's embedder, for readers that weigh semantic similarity; optional."""
+
     @abstractmethod
     def answer(self, batch: list[ReaderInput]) -> list[Answer]:
         """Answer a batch of questions; one Answer per input, in order."""
@@ -31,6 +34,10 @@ class Generator(Plugin, ABC):
     def writes_text(self) -> bool:
         """True when ``complete`` can write free text (LLM backends); the extractive reader cannot."""
         return type(self).complete is not Generator.complete
+
+    def provenance(self) -> dict:
+        """What manifest.json records about this generator; LLM backends add versions, model hash, hardware."""
+        return {"kind": self.name, "params": self.params.model_dump(mode="json")}
 
     def complete(self, prompts: list[str], *, max_tokens: int = 256, seed: int = 0) -> list[str]:
         """Free-text completions of a batch of prompts, in order (LLM backends only)."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from typing import ClassVar
 
 from rag.plugin import Plugin
 from rag.types import Corpus, Queries, Run
@@ -16,6 +17,9 @@ def passage_text(passage: dict[str, str]) -> str:
 
 class Retriever(Plugin, ABC):
     """Finds the passages most relevant to each query among the indexed ones."""
+
+    # The stack parts passed to the constructor as keyword arguments ("embedder", "store").
+    needs: ClassVar[frozenset[str]] = frozenset({"embedder", "store"})
 
     @abstractmethod
     def index(self, corpus: Corpus) -> None:

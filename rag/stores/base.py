@@ -24,6 +24,17 @@ class VectorStore(Plugin, ABC):
     def search(self, vectors: np.ndarray, k: int) -> list[list[tuple[str, float]]]:
         """Top-k (id, score) per query vector, best first."""
 
+    def attach(self, model: str, corpus: str) -> bool:
+        """Bind the store to the embedding model and corpus fingerprint it will hold.
+
+        Returns True when a stored index already holds exactly that corpus (so indexing can be skipped);
+        raises ``InputError`` when a stored index was built with another model or dimension.
+        """
+        return False
+
+    def seal(self) -> None:  # noqa: B027 - optional hook
+        """Mark what is stored as the base index: persist it where the store persists; later adds overlay it."""
+
     @abstractmethod
     def ids(self) -> list[str]:
         """Ids currently stored, in insertion order."""

@@ -52,7 +52,7 @@ def test_run_writes_summary_trials_and_manifest(tiny, tmp_path):
 def test_list_prints_names_and_descriptions():
     proc = ragpoison("list", "attacks")
     assert proc.returncode == 0
-    assert proc.stdout.startswith("poisonedrag-blackbox")
+    assert any(line.startswith("poisonedrag-blackbox ") for line in proc.stdout.splitlines())
     assert "PoisonedRAG" in proc.stdout
     assert "provenance" in ragpoison("list", "defenses").stdout
 

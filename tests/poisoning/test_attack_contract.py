@@ -1,47 +1,168 @@
-"""Contract tests run over every registered attack."""
+"""Contract tests run over every registered attack (a new attack is tested the day it is registered)."""
 
 import copy
+import subprocess
+import sys
 
+import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
+from eval.config import ExperimentConfig
+from eval.runner import Experiment, conditions, overlay
 from poisoning.attacks.base import AttackContext
 from rag.loaders import load_corpus, load_questions, load_targets
-from rag.registry import ATTACKS
+from rag.registry import ATTACKS, RETRIEVERS, STORES
 
 ALL_ATTACKS = ATTACKS.names()
+# Small optimiser budgets keep the white-box attacks fast here; their own tests check the optimisation.
+FAST = {"poisonedrag-whitebox": {"iterations": 1, "candidates": 2, "share_prefix": True},
+        "corpus-poisoning": {"iterations": 1, "candidates": 2, "passage_tokens": 8}}
 
 
-@pytest.fixture
-def context(tiny):
-    corpus = load_corpus(tiny["corpus"])
-    questions = load_questions(tiny["questions"])
-    return AttackContext(questions, load_targets(tiny["targets"], questions, seed=0), corpus,
-                         poison_per_target=3, seed=11)
+def _attack(name):
+    return ATTACKS.create(name, FAST.get(name, {}))
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    from tests.builders import write_dataset
+
+    return write_dataset(tmp_path_factory.mktemp("contract"))
+
+
+@pytest.fixture(scope="module")
+def inputs(data):
+    questions = load_questions(data["questions"])
+    return load_corpus(data["corpus"]), questions, load_targets(data["targets"], questions, seed=0)
+
+
+def _context(inputs, embedder, seed=11, per_target=3, rate=None):
+    corpus, questions, targets = inputs
+    return AttackContext(questions, targets, corpus, poison_per_target=per_target, seed=seed, poison_rate=rate,
+                         embedder=embedder)
+
+
+def _fingerprint(poison):
+    return (poison.passages, poison.edits, poison.target_of, poison.queries, poison.trained_on)
+
+
+# In-place content edits are chosen by relevance and made by rule, so the seed may leave them as they are;
+# its copies (and their mirror metadata) are seeded.
+SEEDED = {"content-edit": {"mode": "copies"}}
 
 
 @pytest.mark.parametrize("name", ALL_ATTACKS)
-def test_same_seed_same_passages_other_seed_differs(name, context):
-    attack = ATTACKS.create(name)
-    first = attack.craft(context)
-    assert first.passages == ATTACKS.create(name).craft(context).passages
-    other = AttackContext(context.questions, context.targets, context.corpus, context.poison_per_target, seed=12)
-    assert ATTACKS.create(name).craft(other).passages != first.passages
+def test_same_seed_same_poison_other_seed_differs(name, inputs, embedder):
+    first = _attack(name).craft(_context(inputs, embedder))
+    assert _fingerprint(first) == _fingerprint(_attack(name).craft(_context(inputs, embedder)))
+    params = {**FAST.get(name, {}), **SEEDED.get(name, {})}
+    seeded = _fingerprint(ATTACKS.create(name, params).craft(_context(inputs, embedder))) if name in SEEDED \
+        else _fingerprint(first)
+    others = [_fingerprint(ATTACKS.create(name, params).craft(_context(inputs, embedder, seed=s))) for s in (12, 13)]
+    assert any(other != seeded for other in others), "the seed should matter"
 
 
 @pytest.mark.parametrize("name", ALL_ATTACKS)
-def test_every_passage_is_labelled_and_new(name, context):
-    poison = ATTACKS.create(name).craft(context)
-    assert poison.passages
-    assert set(poison.target_of) == poison.poison_ids
-    assert not poison.poison_ids & set(context.corpus)
-    for pid, passage in poison.passages.items():
+def test_every_added_or_edited_passage_is_labelled(name, inputs, embedder):
+    corpus, questions, _ = inputs
+    poison = _attack(name).craft(_context(inputs, embedder))
+    assert poison.poison_ids, "an attack with a budget writes something"
+    assert poison.poison_ids == set(poison.passages) | set(poison.edits)
+    assert not set(poison.passages) & set(corpus), "new passages never reuse a clean id"
+    assert set(poison.edits) <= set(corpus), "edits replace existing passages"
+    assert set(poison.target_of) <= poison.poison_ids
+    assert set(poison.target_of.values()) <= set(questions)
+    if poison.target_of:  # a targeted attack names the question of every id it wrote
+        assert set(poison.target_of) == poison.poison_ids
+    for passage in poison.passages.values():
         assert passage["text"].strip()
         assert {"source", "published", "reference"} <= set(passage)
-        assert poison.target_of[pid] in context.questions
+    for doc_id, passage in poison.edits.items():
+        assert passage["text"].strip() and passage != corpus[doc_id], "an edit changes the passage"
+        assert set(passage) == set(corpus[doc_id]), "an edit keeps the passage's fields"
 
 
 @pytest.mark.parametrize("name", ALL_ATTACKS)
-def test_clean_corpus_unchanged(name, context):
-    before = copy.deepcopy(dict(context.corpus))
-    ATTACKS.create(name).craft(context)
-    assert dict(context.corpus) == before
+def test_crafting_leaves_the_corpus_alone(name, inputs, embedder):
+    before = copy.deepcopy(dict(inputs[0]))
+    _attack(name).craft(_context(inputs, embedder))
+    assert dict(inputs[0]) == before
+
+
+@pytest.fixture(scope="module")
+def stacks():
+    return {}
+
+
+@pytest.mark.parametrize("name", ALL_ATTACKS)
+def test_cell_labels_poison_and_leaves_corpus_and_index_as_they_were(name, data, stacks):
+    config = ExperimentConfig(data={k: str(v) for k, v in data.items()}, k=3, fetch_k=6, poison_per_target=[2],
+                              attacks=["none", {"name": name, "params": FAST.get(name, {})}])
+    on_disk = data["corpus"].read_bytes()
+    experiment = Experiment(config, stacks=stacks)
+    corpus_before = copy.deepcopy(experiment.inputs.corpus)
+    clean_cell, attack_cell = (c for c in [*map(_cell, conditions(config))])
+    experiment.run_cell(clean_cell)
+    store = experiment.stack.retriever.store
+    ids_before = store.ids()
+    vectors_before = np.stack([store.vector(i) for i in ids_before])
+    rows = experiment.run_cell(attack_cell)
+    poison, _, _ = experiment._retrieve(attack_cell.condition)
+    assert rows and all(r["attack"] == name for r in rows)
+    for row in rows:
+        shown_poison = [d for d in row["context_ids"] if d in poison.poison_ids]
+        assert row["context_poison_ids"] == shown_poison
+    assert any(r["context_poison_ids"] for r in rows), "the poison reaches the retriever"
+    assert experiment.inputs.corpus == corpus_before
+    assert data["corpus"].read_bytes() == on_disk
+    assert store.ids() == ids_before
+    assert np.array_equal(np.stack([store.vector(i) for i in ids_before]), vectors_before)
+
+
+def _cell(condition):
+    from eval.config import PluginSpec
+    from eval.runner import Cell
+
+    return Cell(condition, PluginSpec(name="none"))
+
+
+@pytest.fixture(scope="module")
+def retriever(inputs, embedder):
+    retriever = RETRIEVERS.create("dense", embedder=embedder, store=STORES.create("faiss", dim=embedder.dim))
+    retriever.index(inputs[0])
+    return retriever
+
+
+@pytest.mark.parametrize("name", ALL_ATTACKS)
+@settings(max_examples=2, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(seed=st.integers(0, 10_000), per_target=st.integers(1, 3))
+def test_injecting_then_removing_leaves_the_index_exactly_as_it_was(name, seed, per_target, inputs, embedder,
+                                                                     retriever):
+    from eval.stack import Inputs
+
+    corpus, questions, targets = inputs
+    store = retriever.store
+    ids = store.ids()
+    vectors = np.stack([store.vector(i) for i in ids])
+    queries = {qid: q.question for qid, q in questions.items()}
+    run = retriever.retrieve(queries, len(ids))
+    poison = _attack(name).craft(_context(inputs, embedder, seed=seed, per_target=per_target))
+    with overlay(retriever, Inputs(corpus, questions, targets, {}, ""), poison):
+        assert set(store.ids()) == set(ids) | set(poison.passages)
+    assert store.ids() == ids
+    assert np.array_equal(np.stack([store.vector(i) for i in ids]), vectors)
+    assert retriever.retrieve(queries, len(ids)) == run
+
+
+def test_list_attacks_names_every_attack_with_its_description():
+    from rag.registry import first_line
+
+    proc = subprocess.run([sys.executable, "-m", "eval.cli", "list", "attacks"], capture_output=True, text=True,
+                          check=True)
+    lines = proc.stdout.splitlines()
+    assert len(lines) == len(ALL_ATTACKS)
+    for name, line in zip(ALL_ATTACKS, lines, strict=True):
+        description = first_line(ATTACKS.get(name).__doc__)
+        assert description and line.split()[0] == name and line.endswith(description)

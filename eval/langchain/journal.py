@@ -1,0 +1,231 @@
+"""The injection journal: ids are written to disk before they enter a user's store, so a crash can be undone.
+
+A journal is JSON Lines, each line flushed and fsynced before the store is touched:
+
+    {"journal": "ragpoison-journal/1", "store": {...how to reopen it...}, "pid": 123, "started": "..."}
+    {"op": "inject", "ids": [...]}      written before the passages are added
+    {"op": "removed", "ids": [...]}     written after they were deleted and checked gone
+
+Ids injected and not yet removed are pending; ``cleanup`` reopens the store and deletes them. This module
+imports no LangChain or Chroma at import time: the ``cleanup`` command stays light.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rag.errors import InputError
+
+FORMAT = "ragpoison-journal/1"
+
+
+@dataclass
+class JournalState:
+    """What a journal says: the store it concerns and the ids still pending removal, in injection order."""
+
+    path: Path
+    store: dict[str, Any]
+    injected: list[str] = field(default_factory=list)
+    removed: set[str] = field(default_factory=set)
+
+    @property
+    def pending(self) -> list[str]:
+        """Injected ids not yet removed."""
+        return [doc_id for doc_id in self.injected if doc_id not in self.removed]
+
+
+def read_journal(path: str | Path) -> JournalState:
+    """Parse a journal, naming the line at fault when it is malformed."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError("no such journal file", path=path)
+    state: JournalState | None = None
+    with path.open(encoding="utf-8") as handle:
+        for line_no, raw in enumerate(handle, start=1):
+            if not raw.strip():
+                continue
+            try:
+                entry = json.loads(raw)
+            except json.JSONDecodeError:
+                if not raw.endswith("\n"):
+                    break  # a line cut short by a crash was never acted on: its ids never reached the store
+                raise InputError("malformed JSON", path=path, line=line_no) from None
+            if not isinstance(entry, dict):
+                raise InputError("expected a JSON object", path=path, line=line_no)
+            if state is None:
+                if entry.get("journal") != FORMAT or not isinstance(entry.get("store"), dict):
+                    raise InputError(f"not a {FORMAT} journal", path=path, line=line_no, field="journal")
+                state = JournalState(path, entry["store"])
+                continue
+            ids = entry.get("ids")
+            if entry.get("op") not in ("inject", "removed") or not isinstance(ids, list):
+                raise InputError("expected op 'inject' or 'removed' with a list of ids", path=path, line=line_no,
+                                 field="op")
+            if entry["op"] == "inject":
+                state.injected.extend(ids)
+            else:
+                state.removed.update(ids)
+    if state is None:
+        raise InputError("empty journal", path=path)
+    return state
+
+
+class Journal:
+    """An open journal for one attack on one store."""
+
+    def __init__(self, path: str | Path, store: dict[str, Any]) -> None:
+        self.path = Path(path)
+        if self.path.exists():
+            previous = read_journal(self.path)
+            if previous.pending:
+                raise InputError(f"still lists {len(previous.pending)} injected passages that were never removed; "
+                                 f"run `ragpoison cleanup {self.path}` first", path=self.path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._handle = self.path.open("w", encoding="utf-8")
+        self._write({"journal": FORMAT, "store": store, "pid": os.getpid(),
+                     "started": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")})
+
+    def _write(self, entry: dict[str, Any]) -> None:
+        self._handle.write(json.dumps(entry) + "\n")
+        self._handle.flush()
+        os.fsync(self._handle.fileno())
+
+    def injecting(self, ids: list[str]) -> None:
+        """Record ids about to be added (call before adding them)."""
+        self._write({"op": "inject", "ids": list(ids)})
+
+    def removed(self, ids: list[str]) -> None:
+        """Record ids deleted and checked gone."""
+        self._write({"op": "removed", "ids": list(ids)})
+
+    def close(self) -> None:
+        """Close the file."""
+        self._handle.close()
+
+
+def describe_store(store: Any, reopen: str | None = None) -> dict[str, Any]:
+    """How to reopen a LangChain vector store after a crash: a Chroma connection, a factory, or 'memory'.
+
+    ``reopen`` names a function ``module:function`` of the user's that returns the store; otherwise Chroma
+    stores are described from their client, and in-process stores (FAISS, InMemoryVectorStore) die with the
+    process, so nothing outlives a crash.
+    """
+    if reopen is not None:
+        if ":" not in reopen:
+            raise InputError("expected module:function", field="reopen")
+        return {"type": "factory", "factory": reopen}
+    kind = type(store).__name__
+    if kind == "Chroma" and type(store).__module__.startswith("langchain_chroma"):
+        return _describe_chroma(store)
+    if kind in ("FAISS", "InMemoryVectorStore"):
+        return {"type": "memory", "class": kind}
+    raise InputError(f"cannot tell how to reopen a {kind} after a crash; pass reopen='module:function' naming a "
+                     "function of yours that returns the store", field="reopen")
+
+
+def _describe_chroma(store: Any) -> dict[str, Any]:
+    client = store._client
+    settings = client.get_settings()
+    spec: dict[str, Any] = {"type": "chroma", "collection": store._collection.name, "tenant": client.tenant,
+                            "database": client.database}
+    if "fastapi" in str(settings.chroma_api_impl).lower():
+        spec.update(host=settings.chroma_server_host, port=int(settings.chroma_server_http_port),
+                    ssl=bool(settings.chroma_server_ssl_enabled))
+    elif settings.is_persistent:
+        spec.update(path=str(Path(settings.persist_directory).resolve()))
+    else:
+        return {"type": "memory", "class": "Chroma"}
+    return spec
+
+
+def reopen_store(spec: dict[str, Any]) -> Any:
+    """Reopen the store a journal describes (a LangChain vector store), or None for an in-process store."""
+    kind = spec.get("type")
+    if kind == "memory":
+        return None
+    if kind == "factory":
+        module, _, name = spec["factory"].partition(":")
+        try:
+            return getattr(importlib.import_module(module), name)()
+        except (ImportError, AttributeError) as exc:
+            raise InputError(f"cannot import {spec['factory']}: {exc}", field="store.factory") from None
+    if kind == "chroma":
+        return _reopen_chroma(spec)
+    raise InputError(f"unknown store type {kind!r}", field="store.type")
+
+
+def _reopen_chroma(spec: dict[str, Any]) -> Any:
+    import chromadb
+    from chromadb.config import Settings
+    from langchain_chroma import Chroma
+
+    settings = Settings(anonymized_telemetry=False)
+    options = {"tenant": spec.get("tenant", chromadb.DEFAULT_TENANT),
+               "database": spec.get("database", chromadb.DEFAULT_DATABASE)}
+    try:
+        if "host" in spec:
+            client = chromadb.HttpClient(host=spec["host"], port=spec["port"], ssl=spec.get("ssl", False),
+                                         settings=settings, **options)
+        else:
+            client = chromadb.PersistentClient(path=spec["path"], settings=settings, **options)
+        return Chroma(client=client, collection_name=spec["collection"], create_collection_if_not_exists=False)
+    except Exception as exc:  # a server that is down, a missing collection: one line, not a traceback
+        where = f"{spec['host']}:{spec['port']}" if "host" in spec else spec.get("path")
+        raise InputError(f"cannot open Chroma collection {spec['collection']!r} at {where} "
+                         f"({type(exc).__name__}: {exc})", field="store") from None
+
+
+def present_ids(store: Any, ids: list[str]) -> list[str]:
+    """Which of ``ids`` the store holds (via ``get_by_ids``, which every store we reopen implements)."""
+    found: set[str] = set()
+    for start in range(0, len(ids), 500):
+        found.update(doc.id for doc in store.get_by_ids(ids[start:start + 500]) if doc.id is not None)
+    return [doc_id for doc_id in ids if doc_id in found]
+
+
+def delete_exactly(store: Any, ids: list[str]) -> None:
+    """Delete exactly ``ids`` (never an empty or missing list, which some stores read as 'everything')."""
+    for start in range(0, len(ids), 500):
+        chunk = ids[start:start + 500]
+        if chunk:
+            store.delete(ids=chunk)
+    left = present_ids(store, ids)
+    if left:
+        raise RuntimeError(f"{len(left)} injected passages are still in the store after deletion: {left[:3]}")
+
+
+@dataclass(frozen=True)
+class CleanupReport:
+    """What ``cleanup`` did."""
+
+    removed: int
+    already_gone: int
+    store: str
+
+
+def cleanup(path: str | Path) -> CleanupReport:
+    """Remove from the store every id the journal lists as injected and not removed, then mark them removed."""
+    state = read_journal(path)
+    spec = state.store
+    where = spec.get("collection") or spec.get("factory") or spec.get("class", "store")
+    pending = state.pending
+    if not pending:
+        return CleanupReport(0, 0, where)
+    store = reopen_store(spec)
+    if store is None:  # an in-process store: the crash that stopped the attack took the store with it
+        present: list[str] = []
+    else:
+        present = present_ids(store, pending)
+        if present:
+            delete_exactly(store, present)
+    with Path(path).open("a", encoding="utf-8") as handle:
+        handle.write(json.dumps({"op": "removed", "ids": pending, "by": "cleanup"}) + "\n")
+        handle.flush()
+        os.fsync(handle.fileno())
+    return CleanupReport(len(present), len(pending) - len(present), where)

@@ -1,0 +1,1 @@
+"""Language-model scorers that give a passage's perplexity (the perplexity defense uses them)."""

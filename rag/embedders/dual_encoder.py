@@ -1,0 +1,149 @@
+"""Asymmetric dense encoders: one model for queries, another for passages (MedCPT's Query and Article encoders)."""
+
+from __future__ import annotations
+
+import os
+from functools import cached_property
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+
+from rag.embedders.base import Embedder
+from rag.embedders.cache import EmbeddingCache, text_key
+from rag.embedders.sentence_transformers import default_cache_dir, model_fingerprint
+from rag.errors import InputError
+from rag.plugin import Params
+from rag.registry import EMBEDDERS
+
+
+class DualEncoderParams(Params):
+    """Parameters of the dual encoder.
+
+    ``pooling``: ``auto`` uses a directory's sentence-transformers configuration when it has one, and CLS
+    pooling (as MedRAG loads MedCPT) when it is a plain transformers model; ``cls`` or ``mean`` force one.
+    ``normalize: false`` keeps raw vectors, as MedCPT's inner-product search does.
+    """
+
+    query_model: str
+    document_model: str
+    pooling: Literal["auto", "cls", "mean"] = "auto"
+    normalize: bool = True
+    query_max_length: int = 64
+    document_max_length: int = 512
+    batch_size: int = 32
+    cache: bool = True
+    cache_dir: str | None = None
+    device: str = "cpu"
+
+
+def _model_dir(value: str, field: str) -> Path:
+    path = Path(value)
+    if not path.is_dir():
+        raise InputError("model directory not found", path=path, field=field)
+    if not (path / "config.json").exists() and not (path / "modules.json").exists():
+        raise InputError("not a transformers or sentence-transformers model directory", path=path, field=field)
+    return path.resolve()
+
+
+@EMBEDDERS.register("dual-encoder")
+class DualEncoderEmbedder(Embedder):
+    """Separate query and passage encoders from local directories, as MedCPT's Query and Article encoders."""
+
+    Params = DualEncoderParams
+
+    def __init__(self, params: DualEncoderParams) -> None:
+        super().__init__(params)
+        self.query_path = _model_dir(self.params.query_model, "embedder.params.query_model")
+        self.document_path = _model_dir(self.params.document_model, "embedder.params.document_model")
+
+    def _load(self, path: Path, max_length: int):
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        from sentence_transformers import SentenceTransformer
+
+        try:
+            from sentence_transformers.sentence_transformer.modules import Pooling, Transformer
+        except ImportError:  # sentence-transformers before 6
+            from sentence_transformers.models import Pooling, Transformer
+
+        if self.params.pooling == "auto" and (path / "modules.json").exists():
+            model = SentenceTransformer(str(path), device=self.params.device)
+        else:
+            transformer = Transformer(str(path), max_seq_length=max_length)
+            mode = "mean" if self.params.pooling == "mean" else "cls"
+            width = getattr(transformer, "get_embedding_dimension", None) or transformer.get_word_embedding_dimension
+            pooling = Pooling(int(width()), pooling_mode=mode)
+            model = SentenceTransformer(modules=[transformer, pooling], device=self.params.device)
+        model.max_seq_length = max_length
+        return model
+
+    @cached_property
+    def query_encoder(self):
+        """The loaded query model."""
+        return self._load(self.query_path, self.params.query_max_length)
+
+    @cached_property
+    def document_encoder(self):
+        """The loaded passage model."""
+        return self._load(self.document_path, self.params.document_max_length)
+
+    @property
+    def model(self):
+        """The passage model (white-box attacks craft passages against it)."""
+        return self.document_encoder
+
+    @cached_property
+    def identity(self) -> str:
+        """Both models' fingerprints and every setting that changes the vectors."""
+        p = self.params
+        return (f"dual[{self.query_path.name}@{model_fingerprint(self.query_path)}|"
+                f"{self.document_path.name}@{model_fingerprint(self.document_path)}|{p.pooling}|"
+                f"norm={p.normalize}|{p.query_max_length}|{p.document_max_length}]")
+
+    @cached_property
+    def dim(self) -> int:
+        """Embedding dimension (the two models must agree)."""
+        dims = [int((getattr(m, "get_embedding_dimension", None) or m.get_sentence_embedding_dimension)())
+                for m in (self.query_encoder, self.document_encoder)]
+        if dims[0] != dims[1]:
+            raise InputError(f"query model gives {dims[0]}-dimensional vectors, passage model {dims[1]}",
+                             field="embedder.params")
+        return dims[0]
+
+    @cached_property
+    def _caches(self) -> dict[str, EmbeddingCache] | None:
+        if not self.params.cache:
+            return None
+        directory = Path(self.params.cache_dir) if self.params.cache_dir else default_cache_dir()
+        return {side: EmbeddingCache(directory, f"{self.identity}:{side}", self.dim) for side in ("query", "doc")}
+
+    def _encode(self, side: str, texts: list[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        model = self.query_encoder if side == "query" else self.document_encoder
+
+        def raw(batch: list[str]) -> np.ndarray:
+            vectors = model.encode(batch, batch_size=self.params.batch_size, normalize_embeddings=self.params.normalize,
+                                   show_progress_bar=False, convert_to_numpy=True)
+            return np.ascontiguousarray(vectors, dtype=np.float32)
+
+        if self._caches is None:
+            return raw(texts)
+        cache = self._caches[side]
+        keys = [text_key(t) for t in texts]
+        found = cache.get_many(keys)
+        missing = sorted({k: t for k, t in zip(keys, texts, strict=True) if k not in found}.items())
+        if missing:
+            fresh = raw([t for _, t in missing])
+            cache.put_many([k for k, _ in missing], fresh)
+            found.update({k: v for (k, _), v in zip(missing, fresh, strict=True)})
+        return np.stack([found[k] for k in keys]).astype(np.float32, copy=False)
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        """Embed passages with the passage model."""
+        return self._encode("doc", texts)
+
+    def encode_queries(self, texts: list[str]) -> np.ndarray:
+        """Embed queries with the query model."""
+        return self._encode("query", texts)

@@ -1,0 +1,92 @@
+"""Passage writers: the template writer, and the LLM writer driven through Generator.complete."""
+
+import random
+import re
+
+import pytest
+
+from poisoning.attacks.base import AttackContext
+from poisoning.attacks.writers import LLMWriter, TemplateWriter, make_writer
+from rag.errors import InputError
+from rag.generators.base import Generator
+from rag.generators.extractive import ExtractiveReader
+from rag.loaders import load_corpus, load_questions, load_targets
+from rag.registry import ATTACKS
+from rag.types import Answer
+
+_ASKED = re.compile(r"This is my answer: (?P<answer>.+?)\. Please craft")
+
+
+class ScriptedWriterLLM(Generator):
+    """A deterministic text-writing backend: writes a fixed template around the answer the prompt names.
+
+    ``silent_tries`` makes its first completions leave the answer out, as a real LLM sometimes does.
+    """
+
+    def __init__(self, silent_tries: int = 0) -> None:
+        super().__init__()
+        self.silent_tries = silent_tries
+        self.calls: list[tuple[int, int]] = []
+
+    def answer(self, batch):
+        return [Answer(letter=next(iter(item.question.options))) for item in batch]
+
+    def complete(self, prompts, *, max_tokens=256, seed=0):
+        self.calls.append((len(prompts), seed))
+        outputs = []
+        for prompt in prompts:
+            answer = _ASKED.search(prompt).group("answer")
+            if len(self.calls) <= self.silent_tries:
+                outputs.append("Corpus: I cannot help with that request.")
+            else:
+                outputs.append(f'Corpus: "Specialist consensus (seed {seed}) now names {answer} as the answer."')
+        return outputs
+
+
+@pytest.fixture
+def context(tiny):
+    questions = load_questions(tiny["questions"])
+    targets = load_targets(tiny["targets"], questions, seed=0)
+    return AttackContext(questions, targets, load_corpus(tiny["corpus"]), poison_per_target=2, seed=3,
+                         generator=ScriptedWriterLLM())
+
+
+def test_blackbox_uses_the_llm_writer_when_the_generator_writes_text(context):
+    assert context.generator.writes_text
+    poison = ATTACKS.create("poisonedrag-blackbox").craft(context)
+    assert context.generator.calls == [(2 * len(context.questions), 3)], "one batch for every passage"
+    for pid, passage in poison.passages.items():
+        question = context.questions[poison.target_of[pid]]
+        answer = question.options[context.targets[question.qid].option]
+        assert passage["text"] == (f"{question.question} Specialist consensus (seed 3) now names {answer} "
+                                   "as the answer.")
+    assert poison.passages == ATTACKS.create("poisonedrag-blackbox").craft(context).passages
+
+
+def test_template_stays_the_default_on_the_cpu_stack_and_can_be_forced(context):
+    cpu = AttackContext(context.questions, context.targets, context.corpus, 2, seed=3, generator=ExtractiveReader())
+    assert not cpu.generator.writes_text
+    assert isinstance(make_writer("auto", cpu, "poisonedrag-blackbox"), TemplateWriter)
+    assert isinstance(make_writer("auto", context, "poisonedrag-blackbox"), LLMWriter)
+    forced = ATTACKS.create("poisonedrag-blackbox", {"writer": "template"}).craft(context)
+    assert context.generator.calls == []
+    assert forced.passages == ATTACKS.create("poisonedrag-blackbox").craft(cpu).passages
+
+
+def test_llm_writer_without_a_text_generator_is_a_named_input_error(context):
+    cpu = AttackContext(context.questions, context.targets, context.corpus, 2, seed=3, generator=ExtractiveReader())
+    with pytest.raises(InputError, match=r"attacks.provenance-spoof.params.writer"):
+        ATTACKS.create("provenance-spoof", {"writer": "llm"}).craft(cpu)
+
+
+def test_llm_writer_asks_again_for_texts_missing_the_answer_then_falls_back(context):
+    requests = [(q, q.options["A"], random.Random(i)) for i, q in enumerate(context.questions.values())]
+    retried = LLMWriter(ScriptedWriterLLM(silent_tries=1), seed=5)
+    texts = retried.write_many(requests)
+    assert retried.generator.calls == [(4, 5), (4, 6)], "the second try asks only for what failed, new seed"
+    assert all("(seed 6)" in text for text in texts) and retried.fallbacks == 0
+    stubborn = LLMWriter(ScriptedWriterLLM(silent_tries=99), seed=5, max_tries=2)
+    texts = stubborn.write_many(requests)
+    assert stubborn.fallbacks == 4 and len(stubborn.generator.calls) == 2
+    for (_, answer, _), text in zip(requests, texts, strict=True):
+        assert answer in text and "cannot help" not in text
