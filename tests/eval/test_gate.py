@@ -8,8 +8,9 @@ import pytest
 from eval.gate import Thresholds, evaluate
 
 ROOT = Path(__file__).resolve().parents[2]
-# A provenance allowlist that, by mistake, trusts the web: the gate must catch the poison it lets through.
-LEAKY = "defenses=[none, {name: provenance, params: {trusted_sources: [web, pubmed, statpearls, textbook]}}]"
+# The default provenance allowlist plus, by mistake, the web: the gate must catch the poison it lets through.
+LEAKY = ("defenses=[none, {name: provenance, params: {trusted_sources: "
+         "[web, pubmed, statpearls, textbook, textbooks, guideline]}}]")
 
 
 def _row(attack, defense, asr=0.0, flip=0.0, clean=0.9):
