@@ -109,7 +109,9 @@ def write_report(out_dir: str | Path) -> Path:
     cells = [dict(row, amount=_amount(row)) for row in results.summary]
     constant = [c for c in ("retriever", "retrieval_mode", "store", "k", "seed")
                 if len({str(row.get(c)) for row in cells}) == 1]
-    unused = [] if any(row.get("attack_params") for row in cells) else ["attack_params"]
+    # Attacks without params read back as empty or NaN (summary.csv): the column shows only when some has them.
+    unused = [] if any(isinstance(row.get("attack_params"), str) and row["attack_params"] for row in cells) \
+        else ["attack_params"]
     columns = [c for c in CELL_COLUMNS if c not in constant + unused]
     harm_rows = [{"attack / defense": p.series, "amount": p.amount, "n": p.n, **p.severity_asr,
                   "harm_weighted_asr": p.harm_weighted_asr} for p in points]

@@ -57,6 +57,7 @@ def test_report_plots_every_figure_for_per_target_and_rate_amounts(tiny, tmp_pat
     assert not re.search(r"\b(nan|NaN|inf|None)\b", page), "a missing value leaked into the page"
     cells = page[page.index('<h2 id="cells">'):page.index('<h2 id="harm-table">')]
     assert "<td>N=1</td>" in cells and "<td>rate 0.2</td>" in cells
+    assert "attack_params" not in cells  # no attack was given params
     assert cells.count("<tr>") == 1 + 2 * 4 * 2  # header, then 2 seeds x 4 conditions x 2 defenses
     harm = page[page.index('<h2 id="harm-table">'):]
     assert harm.count("<tr>") == 1 + 3 * 2  # header, then 3 amounts x 2 defenses, seeds pooled
