@@ -17,6 +17,9 @@ class CellStore:
         if not resume and self.folder.exists():
             shutil.rmtree(self.folder)
         self.folder.mkdir(parents=True, exist_ok=True)
+        # A run killed while writing a cell leaves its temporary file; the cell itself was never finished.
+        for stale in self.folder.glob(".*.tmp"):
+            stale.unlink(missing_ok=True)
 
     def _path(self, cell_id: str) -> Path:
         return self.folder / f"{cell_id}.jsonl"

@@ -19,6 +19,12 @@ class Thresholds:
     max_flip_rate: float | None = None
     min_clean_accuracy: float | None = None
 
+    def __post_init__(self) -> None:
+        for name in ("max_asr", "max_flip_rate", "min_clean_accuracy"):
+            value = getattr(self, name)
+            if value is not None and not 0.0 <= value <= 1.0:
+                raise ValueError(f"{name} must be a fraction between 0 and 1, got {value!r}")
+
 
 @dataclass
 class CellVerdict:
@@ -74,8 +80,11 @@ class GateReport:
 def cell_label(row: dict) -> str:
     """Name a cell by what defines it."""
     label = f"attack={row['attack']} defense={row['defense']}"
-    if row["attack"] != "none":
-        label += f" N={poison_amount(row)}"
+    amount = poison_amount(row)
+    if amount.startswith("r="):
+        label += f" poison_rate={amount[2:]}"
+    elif row["attack"] != "none":
+        label += f" N={amount}"
     extra = [f"{key}={row[key]}" for key in ("retriever", "k", "seed") if key in row]
     return " ".join([label, *extra])
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 from collections.abc import Callable
 
 from eval.cellstore import CellStore
@@ -20,25 +21,44 @@ def _run_cells(config_json: dict, cells: list[Cell], clean_answers: dict[str, di
     return [(cell.cell_id, experiment.run_cell(cell)) for cell in cells]
 
 
+def _check_reachable(address: str, timeout: float = 5.0) -> None:
+    """Fail fast on a HOST:PORT nobody listens on (ray.init would retry for minutes)."""
+    if address in ("auto", "local"):
+        return
+    host, sep, port = address.split("://", 1)[-1].rpartition(":")
+    if not sep or not port.isdigit():
+        raise InputError(f"expected HOST:PORT, 'ray://HOST:PORT' or 'auto', got {address!r}", field="--ray-address")
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=timeout).close()
+    except OSError as exc:
+        raise InputError(f"cannot reach the Ray cluster at {address}: {exc.strerror or exc}",
+                         field="--ray-address") from None
+
+
 def _connect(address: str | None):
+    """Connect to the cluster at ``address``, or start a local instance; returns (ray, whether we started it)."""
     try:
         import ray
     except ImportError:
         raise InputError("ray is not installed (pip install ray)", field="--executor") from None
+    if ray.is_initialized():  # a caller that already holds a Ray session (a notebook, a test) keeps it
+        return ray, False
+    if address is not None:
+        _check_reachable(address)
     env = {key: os.environ[key] for key in _ENV if key in os.environ}
     try:
-        ray.init(address=address, include_dashboard=False, log_to_driver=False, ignore_reinit_error=True,
+        ray.init(address=address, include_dashboard=False, log_to_driver=False,
                  runtime_env={"env_vars": env} if env else None)
     except (ConnectionError, ValueError, RuntimeError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise InputError(f"cannot reach the Ray cluster: {first}", field="--ray-address") from None
-    return ray
+    return ray, True
 
 
 def run_on_ray(experiments: list[Experiment], plans: list[list[Cell]], store: CellStore, address: str | None,
                advance: Callable[[int], None]) -> None:
     """Run unfinished cells on Ray, writing each cell to the store as its task returns."""
-    ray = _connect(address)
+    ray, started = _connect(address)
     remote = ray.remote(_run_cells)
     try:
         for clean_phase in (True, False):
@@ -68,5 +88,5 @@ def run_on_ray(experiments: list[Experiment], plans: list[list[Cell]], store: Ce
                         experiment.remember_clean(rows[0]["defense"], rows)
                     advance(len(rows))
     finally:
-        if address is None:
+        if started:  # disconnects from a cluster, or stops the local instance started here
             ray.shutdown()

@@ -1,157 +1,133 @@
-"""``ragpoison report DIR``: an HTML report with plots from a run's summary and trials."""
+"""``ragpoison report DIR``: an HTML page with the run's figures and tables, all inline (no network)."""
 
 from __future__ import annotations
 
 import html
-import io
 import math
 from pathlib import Path
 
 from eval import metrics
+from eval.report_data import SEVERITY_WEIGHTS, attacked_points, clean_accuracy, poison_rate_of, variant_columns
+from eval.report_figures import asr_against_amount, clean_cost, colours, harm_by_severity, recall_against_asr
 from eval.reporting import attack_label
 from eval.results import Results, atomic_write
 
-SEVERITY_WEIGHTS = {"high": 3.0, "medium": 2.0, "low": 1.0}
+CELL_COLUMNS = ["attack", "attack_params", "defense", "amount", "retriever", "retrieval_mode", "store", "k", "seed",
+                "n_questions", "clean_accuracy", "accuracy_under_attack", "asr", "asr_ci_low", "asr_ci_high",
+                "target_rate_clean", "flip_rate", "poison_recall_at_k", "poison_hit_rate", "defense_tpr", "defense_fpr"]
+STYLE = """body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,"DejaVu Sans",sans-serif;max-width:1180px;
+margin:2em auto;padding:0 1em;color:#222;line-height:1.45}
+h1{margin-bottom:.2em}h2{margin-top:1.8em;border-bottom:1px solid #ddd;padding-bottom:.2em}
+.meta{color:#555;font-size:14px}.caption{color:#444;font-size:14px;max-width:60em}
+figure{margin:1em 0}figure svg{max-width:100%;height:auto}
+.scroll{overflow-x:auto}table{border-collapse:collapse;font-size:12px;font-variant-numeric:tabular-nums}
+td,th{border:1px solid #ccc;padding:3px 7px;text-align:right;white-space:nowrap}
+th{background:#f3f3f3;position:sticky;top:0}td:nth-child(-n+2),th:nth-child(-n+2){text-align:left}
+tr:nth-child(even) td{background:#fafafa}"""
 
 
-def _svg(fig) -> str:
-    buffer = io.StringIO()
-    fig.savefig(buffer, format="svg", bbox_inches="tight")
-    import matplotlib.pyplot as plt
-
-    plt.close(fig)
-    text = buffer.getvalue()
-    return text[text.index("<svg"):]
-
-
-def harm_weighted(trials: list[dict]) -> list[dict]:
-    """Per cell: ASR by target severity and the severity-weighted ASR (high 3, medium 2, low 1)."""
-    cells: dict[str, list[dict]] = {}
-    for row in trials:
-        cells.setdefault(row["cell_id"], []).append(row)
-    out = []
-    for rows in cells.values():
-        first = rows[0]
-        entry = {"cell": f"{attack_label(first)} N={first['poison_per_target']} / {first['defense']}"}
-        for severity in SEVERITY_WEIGHTS:
-            entry[severity] = metrics.rate(r["answered_target"] for r in rows if r["severity"] == severity)
-        weights = [SEVERITY_WEIGHTS[r["severity"]] for r in rows]
-        entry["harm_weighted_asr"] = sum(w * r["answered_target"] for w, r in zip(weights, rows, strict=True)) / sum(
-            weights)
-        out.append(entry)
-    return out
-
-
-def _plot_asr_vs_amount(summary: list[dict]) -> str:
-    import matplotlib.pyplot as plt
-
-    attacked = [r for r in summary if r["attack"] != "none"]
-    fig, ax = plt.subplots(figsize=(7, 4))
-    for (attack, defense) in sorted({(attack_label(r), r["defense"]) for r in attacked}):
-        rows = sorted((r for r in attacked if (attack_label(r), r["defense"]) == (attack, defense)),
-                      key=lambda r: r["poison_per_target"])
-        xs = [r["poison_per_target"] for r in rows]
-        ax.plot(xs, [r["asr"] for r in rows], marker="o", label=f"{attack} / {defense}")
-        ax.fill_between(xs, [r["asr_ci_low"] for r in rows], [r["asr_ci_high"] for r in rows], alpha=0.2)
-    ax.set_xlabel("poisoned passages per target question (N)")
-    ax.set_ylabel("attack success rate (95% Wilson band)")
-    ax.set_ylim(-0.02, 1.02)
-    ax.legend(fontsize=8)
-    ax.set_title("ASR against poison amount, per defense")
-    return _svg(fig)
-
-
-def _plot_clean_cost(summary: list[dict]) -> str:
-    import matplotlib.pyplot as plt
-
-    by_defense: dict[str, list[float]] = {}
-    for row in summary:
-        by_defense.setdefault(row["defense"], []).append(row["clean_accuracy"])
-    names = list(by_defense)
-    values = [sum(v) / len(v) for v in by_defense.values()]
-    fig, ax = plt.subplots(figsize=(7, 3.5))
-    ax.bar(names, values, color=["#888" if n == "none" else "#3b7dd8" for n in names])
-    for i, value in enumerate(values):
-        ax.text(i, value + 0.01, f"{value:.3f}", ha="center", fontsize=8)
-    ax.set_ylim(0, 1.08)
-    ax.set_ylabel("clean accuracy")
-    ax.set_title("Clean-accuracy cost of each defense")
-    return _svg(fig)
-
-
-def _plot_recall_vs_asr(summary: list[dict]) -> str:
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6, 4.5))
-    for row in summary:
-        if row["attack"] == "none" or math.isnan(row["poison_recall_at_k"]):
-            continue
-        ax.scatter(row["poison_recall_at_k"], row["asr"], s=40)
-        ax.annotate(f"{attack_label(row)}/{row['defense']} N={row['poison_per_target']}",
-                    (row["poison_recall_at_k"], row["asr"]), fontsize=7, xytext=(4, 4), textcoords="offset points")
-    ax.plot([0, 1], [0, 1], ls="--", color="#aaa", lw=1)
-    ax.set_xlim(-0.02, 1.05)
-    ax.set_ylim(-0.02, 1.05)
-    ax.set_xlabel("poison recall@k (retrieval-side corruption)")
-    ax.set_ylabel("ASR (answer-side corruption)")
-    ax.set_title("Retrieval-side against answer-side corruption")
-    return _svg(fig)
-
-
-def _plot_harm(harm: list[dict]) -> str:
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(8, 4))
-    width = 0.2
-    for i, key in enumerate([*SEVERITY_WEIGHTS, "harm_weighted_asr"]):
-        values = [0.0 if math.isnan(h[key]) else h[key] for h in harm]
-        ax.bar([x + i * width for x in range(len(harm))], values, width, label=key)
-    ax.set_xticks([x + 1.5 * width for x in range(len(harm))], [h["cell"] for h in harm], rotation=20,
-                  ha="right", fontsize=7)
-    ax.set_ylim(0, 1.05)
-    ax.set_ylabel("ASR")
-    ax.legend(fontsize=8)
-    ax.set_title("ASR by target severity and harm-weighted ASR")
-    return _svg(fig)
+def _fmt(value) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "–"
+    if isinstance(value, float):
+        return f"{value:.3f}"
+    return html.escape(str(value))
 
 
 def _table(rows: list[dict], columns: list[str]) -> str:
-    def fmt(value) -> str:
-        if isinstance(value, float):
-            return "-" if math.isnan(value) else f"{value:.3f}"
-        return html.escape(str(value))
-
     head = "".join(f"<th>{html.escape(c)}</th>" for c in columns)
-    body = "".join("<tr>" + "".join(f"<td>{fmt(r.get(c))}</td>" for c in columns) + "</tr>" for r in rows)
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+    body = "".join("<tr>" + "".join(f"<td>{_fmt(r.get(c))}</td>" for c in columns) + "</tr>" for r in rows)
+    return f'<div class="scroll"><table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>'
+
+
+def _clean_picks_target(row: dict) -> bool:
+    """Whether the no-poison answer hit the target (results from before open answers record only the letter)."""
+    hit = row.get("clean_answered_target")
+    if hit is None or (isinstance(hit, float) and math.isnan(hit)):
+        return row["clean_answer"] == row["target"]
+    return bool(hit)
+
+
+def _baseline(trials: list[dict]) -> dict[tuple[str, str, str], tuple[float, float, float]]:
+    """Per attack / defense / variant: how often the reader picks the target with no poison (seeds pooled)."""
+    columns = variant_columns(trials)
+    picks: dict[tuple[str, str, str], dict[tuple, bool]] = {}
+    for row in trials:
+        if row["attack"] != "none":
+            key = (attack_label(row), row["defense"], " ".join(f"{c}={row.get(c)}" for c in columns))
+            picks.setdefault(key, {})[(row["qid"], row["seed"])] = _clean_picks_target(row)
+    out = {}
+    for key, flags in picks.items():
+        hits = sum(flags.values())
+        out[key] = (hits / len(flags), *metrics.wilson_interval(hits, len(flags)))
+    return out
+
+
+def _amount(row: dict) -> str:
+    if row["attack"] == "none":
+        return "–"
+    rate = poison_rate_of(row)
+    return f"rate {rate:g}" if rate is not None else f"N={row['poison_per_target']}"
+
+
+def _section(anchor: str, title: str, caption: str, body: str) -> str:
+    return (f'<h2 id="{anchor}-title">{html.escape(title)}</h2><p class="caption">{caption}</p>'
+            f'<figure id="{anchor}">{body}</figure>')
 
 
 def write_report(out_dir: str | Path) -> Path:
     """Render ``DIR/report.html`` from the results in DIR."""
-    import matplotlib
-
-    matplotlib.use("Agg")
     results = Results.read(out_dir)
-    summary = results.summary
-    harm = harm_weighted(results.trials)
-    columns = ["attack", "attack_params", "defense", "poison_per_target", "retriever", "retrieval_mode", "k", "seed",
-               "n_questions",
-               "clean_accuracy", "accuracy_under_attack", "asr", "asr_ci_low", "asr_ci_high",
-               "target_rate_clean", "flip_rate", "poison_recall_at_k", "poison_hit_rate"]
-    figures = [("asr-vs-amount", _plot_asr_vs_amount(summary)), ("clean-cost", _plot_clean_cost(summary)),
-               ("recall-vs-asr", _plot_recall_vs_asr(summary)), ("harm", _plot_harm(harm))]
-    manifest = results.manifest
+    trials, manifest = results.trials, results.manifest
+    points = attacked_points(trials)
+    accuracies = clean_accuracy(trials)
+    colour = colours([row["defense"] for row in trials])
+    severity_counts = {s: len({r["qid"] for r in trials if r["severity"] == s}) for s in SEVERITY_WEIGHTS}
+    seeds = sorted({row["seed"] for row in trials})
+    pooled = f"pooled over seeds {', '.join(map(str, seeds))}" if len(seeds) > 1 else f"seed {seeds[0]}"
+    sections = [_section(
+        "clean-cost", "Clean-accuracy cost of each defense",
+        f"Accuracy with no poison, {pooled}; the cost is the undefended accuracy minus the defended one.",
+        clean_cost(accuracies, colour))]
+    if points:
+        sections = [_section(
+            "asr-vs-amount", "Attack success rate against poison amount",
+            f"ASR (answer = the attacker's target) per attack and defense, {pooled}, with 95% Wilson bands. "
+            "N = 0 is how often the reader picks the target with no poison at all.",
+            asr_against_amount(points, _baseline(trials), colour)), *sections, _section(
+            "recall-vs-asr", "Retrieval-side against answer-side corruption",
+            "Poison recall@k (the share of a question's own poisoned passages that reach the reader, averaged "
+            "over the questions that have some) against ASR (over all questions). Points below the diagonal: "
+            "poison retrieved but not believed, or, with a poison rate, spread over few questions.",
+            recall_against_asr(points, colour)), _section(
+            "harm", "Harm-weighted attack success",
+            "ASR split by the severity of the target answer's harm, and the severity-weighted ASR "
+            f"({', '.join(f'{s} {w:g}' for s, w in SEVERITY_WEIGHTS.items())}).",
+            harm_by_severity(points, severity_counts))]
+    else:
+        sections.append('<p class="caption">No attacked cell in this run: nothing to plot against poison.</p>')
+    cells = [dict(row, amount=_amount(row)) for row in results.summary]
+    constant = [c for c in ("retriever", "retrieval_mode", "store", "k", "seed")
+                if len({str(row.get(c)) for row in cells}) == 1]
+    # Attacks without params read back as empty or NaN (summary.csv): the column shows only when some has them.
+    unused = [] if any(isinstance(row.get("attack_params"), str) and row["attack_params"] for row in cells) \
+        else ["attack_params"]
+    columns = [c for c in CELL_COLUMNS if c not in constant + unused]
+    harm_rows = [{"attack / defense": p.series, "amount": p.amount, "n": p.n, **p.severity_asr,
+                  "harm_weighted_asr": p.harm_weighted_asr} for p in points]
+    meta = [str(Path(out_dir).resolve()), f"config {manifest.get('config_hash')}",
+            f"{manifest.get('n_passages')} passages", f"{manifest.get('n_questions')} questions",
+            f"{len(results.summary)} cells", *(f"{c} {cells[0].get(c)}" for c in constant),
+            f"embedder {(manifest.get('embedder') or {}).get('identity')}"]
     page = f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>ragpoison report</title>
-<style>body{{font-family:sans-serif;max-width:1100px;margin:2em auto;color:#222}}
-table{{border-collapse:collapse;font-size:12px}}td,th{{border:1px solid #ccc;padding:3px 6px;text-align:right}}
-th{{background:#f3f3f3}}figure{{margin:1.5em 0}}</style></head><body>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>ragpoison report</title><style>{STYLE}</style></head><body>
 <h1>ragpoison report</h1>
-<p>Run folder: {html.escape(str(Path(out_dir).resolve()))}. Config hash {html.escape(str(manifest.get("config_hash")))},
-{manifest.get("n_passages")} passages, {manifest.get("n_questions")} questions.</p>
-<h2>Cells</h2><div style="overflow-x:auto">{_table(summary, columns)}</div>
-{"".join(f'<figure id="{name}">{svg}</figure>' for name, svg in figures)}
-<h2>Harm-weighted ASR</h2>{_table(harm, ["cell", *SEVERITY_WEIGHTS, "harm_weighted_asr"])}
+<p class="meta">{html.escape(" · ".join(meta))}</p>
+{"".join(sections)}
+<h2 id="cells">Cells</h2>{_table(cells, columns)}
+<h2 id="harm-table">Harm-weighted ASR</h2>
+{_table(harm_rows, ["attack / defense", "amount", "n", *SEVERITY_WEIGHTS, "harm_weighted_asr"])}
 </body></html>
 """
     path = Path(out_dir) / "report.html"

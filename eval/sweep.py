@@ -8,7 +8,7 @@ from pathlib import Path
 from eval.cellstore import CellStore
 from eval.config import ExperimentConfig
 from eval.results import Results, summarize
-from eval.runner import Experiment, plan_cells
+from eval.runner import Cell, Experiment, plan_cells
 from eval.stack import Stack
 
 Progress = Callable[[str], None]
@@ -22,7 +22,7 @@ class _Bar:
         if enabled:
             from tqdm import tqdm
 
-            self._bar = tqdm(total=total_questions, unit="q", desc=f"cells 0/{total_cells}", leave=False)
+            self._bar = tqdm(total=total_questions, unit="q", desc=f"cells 0/{total_cells}")
         self.cells, self.total_cells = 0, total_cells
 
     def advance(self, questions: int) -> None:
@@ -44,7 +44,7 @@ def run_sweep(configs: list[ExperimentConfig], out_dir: str | Path, *, resume: b
     stacks: dict[str, Stack] = {}  # configs that differ only in k, seed or cells share one indexed stack
     experiments = [Experiment(config, say, stacks) for config in configs]  # validates inputs first
     store = CellStore(out_dir, resume=resume)
-    plans = [plan_cells(e.config) for e in experiments]
+    plans = _unique_plans(experiments)
     bar = _Bar(sum(map(len, plans)), sum(len(p) * len(e.inputs.questions) for p, e in zip(plans, experiments,
                                                                                          strict=True)),
                progress_bar)
@@ -69,7 +69,21 @@ def run_sweep(configs: list[ExperimentConfig], out_dir: str | Path, *, resume: b
     return results
 
 
-def _run_local(experiment: Experiment, cells, store: CellStore, advance: Callable[[int], None]) -> None:
+def _unique_plans(experiments: list[Experiment]) -> list[list[Cell]]:
+    """Each experiment's cells, a cell repeated by the grid (``seed=[0,0]``, an attack listed twice) kept once."""
+    seen: set[str] = set()
+    plans = []
+    for experiment in experiments:
+        plan = []
+        for cell in plan_cells(experiment.config):
+            if cell.cell_id not in seen:
+                seen.add(cell.cell_id)
+                plan.append(cell)
+        plans.append(plan)
+    return plans
+
+
+def _run_local(experiment: Experiment, cells: list[Cell], store: CellStore, advance: Callable[[int], None]) -> None:
     for cell in cells:
         if store.has(cell.cell_id):
             rows = store.read(cell.cell_id)

@@ -29,7 +29,10 @@ def run(args: argparse.Namespace) -> int:
     """Run the sweep, write summary.csv, trials.parquet and manifest.json, print the table."""
     from eval.config import load_configs
     from eval.sweep import run_sweep
+    from rag.errors import InputError
 
+    if args.ray_address is not None and args.executor != "ray":
+        raise InputError("a cluster address needs --executor ray", field="--ray-address")
     configs = load_configs(args.config, args.overrides,
                            {"corpus": args.corpus, "questions": args.questions, "targets": args.targets})
     out = Path(args.out) if args.out else Path("runs") / Path(args.config).stem

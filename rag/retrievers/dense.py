@@ -6,6 +6,8 @@ import hashlib
 from collections.abc import Iterator, Mapping
 from itertools import islice
 
+import numpy as np
+
 from rag.embedders.base import Embedder
 from rag.plugin import Params
 from rag.registry import RETRIEVERS
@@ -38,6 +40,11 @@ def batches(corpus: Mapping[str, Mapping[str, str]], size: int) -> Iterator[list
         yield batch
 
 
+# Query vectors kept in memory per retriever (a sweep asks the same questions in every poison condition);
+# past this many distinct queries the memo starts over, bounding its memory.
+MAX_MEMO_QUERIES = 100_000
+
+
 @RETRIEVERS.register("dense")
 class DenseRetriever(Retriever):
     """Embeds queries and passages (one model, or separate query and passage encoders) and searches a store."""
@@ -48,6 +55,7 @@ class DenseRetriever(Retriever):
         super().__init__(params)
         self.embedder = embedder
         self.store = store
+        self._query_vectors: dict[str, np.ndarray] = {}
 
     def index(self, corpus: Corpus) -> None:
         """Embed (through the cache) and add the clean corpus batch by batch, unless the store already holds it."""
@@ -70,7 +78,18 @@ class DenseRetriever(Retriever):
             self.store.delete(doc_ids)
 
     def retrieve(self, queries: Queries, k: int) -> Run:
-        """Embed the queries in one batch with the query encoder and search."""
+        """Embed the queries in one batch with the query encoder (each distinct text once) and search."""
         qids = list(queries)
-        hits = self.store.search(self.embedder.encode_queries([queries[q] for q in qids]), k)
+        hits = self.store.search(self._embed_queries([queries[q] for q in qids]), k)
         return {qid: dict(row) for qid, row in zip(qids, hits, strict=True)}
+
+    def _embed_queries(self, texts: list[str]) -> np.ndarray:
+        memo = self._query_vectors
+        missing = [text for text in dict.fromkeys(texts) if text not in memo]
+        if missing:
+            if len(memo) + len(missing) > MAX_MEMO_QUERIES:
+                memo.clear()
+            memo.update(zip(missing, self.embedder.encode_queries(missing), strict=True))
+        if not texts:
+            return np.zeros((0, self.embedder.dim), dtype=np.float32)
+        return np.stack([memo[text] for text in texts])

@@ -61,6 +61,8 @@ class FaissStore(VectorStore):
         self._graph_num: dict[str, int] = {}  # HNSW: id -> its number in the graph
         self._masked: set[int] = set()
         self._next = 0
+        self._names = np.empty(0, dtype=object)  # string id by number
+        self._row_numbers: np.ndarray | None = None  # number by row of a flat base, rebuilt after changes
         self._folder = FaissFolder(self.params.path, self.describe_index()) if self.params.path else None
 
     def describe_index(self) -> dict:
@@ -137,6 +139,18 @@ class FaissStore(VectorStore):
             self._str_of[number] = doc_id
             if self.params.index == "hnsw" and not self._sealed:
                 self._graph_num[doc_id] = number
+        self._name_numbers(ids, numbers)
+
+    def _name_numbers(self, ids: list[str], numbers: list[int]) -> None:
+        """Record the string id of each number, so search names whole result arrays at once."""
+        ints = np.array(numbers, dtype=np.int64)
+        if len(ints) and ints.max() >= len(self._names):
+            grown = np.empty(max(2 * len(self._names), int(ints.max()) + 1), dtype=object)
+            grown[: len(self._names)] = self._names
+            self._names = grown
+        if len(ints):
+            self._names[ints] = np.array(ids, dtype=object)
+        self._row_numbers = None
 
     def _grows_base(self) -> bool:
         return not (self.params.index == "hnsw" and self._sealed)
@@ -179,6 +193,7 @@ class FaissStore(VectorStore):
             # Outside the HNSW graph, a vector lives in the base index (flat, IVF-PQ) or the overlay (HNSW).
             index = self._overlay if self.params.index == "hnsw" else self._base
             index.remove_ids(np.array(removed, dtype=np.int64))
+            self._row_numbers = None
 
     def search(self, vectors: np.ndarray, k: int) -> list[list[tuple[str, float]]]:
         """Top-k by inner product (exact for flat and the overlay); ties broken by insertion order."""
@@ -189,6 +204,8 @@ class FaissStore(VectorStore):
         parts = [self._search_base(vectors, k)]
         if self._overlay is not None and self._overlay.ntotal:
             parts.append(self._overlay.search(vectors, min(k, self._overlay.ntotal)))
+        elif parts[0][1].shape[1] == k and not (parts[0][1] < 0).any():
+            return self._named(*parts[0])
         results = []
         for row in range(len(vectors)):
             hits = [(float(s), int(n)) for scores, ints in parts for s, n in zip(scores[row], ints[row], strict=True)
@@ -197,11 +214,30 @@ class FaissStore(VectorStore):
             results.append([(self._str_of[n], s) for s, n in hits[:k]])
         return results
 
+    def _named(self, scores: np.ndarray, numbers: np.ndarray) -> list[list[tuple[str, float]]]:
+        """Name full result rows at once, ties broken by insertion order as in the merging path.
+
+        Conversion happens in C (fancy indexing, ``tolist``): a Python loop over numpy scalars costs more
+        than a flat search of a few thousand passages.
+        """
+        if scores.shape[1] > 1 and (scores[:, 1:] == scores[:, :-1]).any():
+            order = np.lexsort((numbers, -scores), axis=1)
+            scores, numbers = np.take_along_axis(scores, order, 1), np.take_along_axis(numbers, order, 1)
+        return [list(zip(row_n, row_s, strict=True))
+                for row_n, row_s in zip(self._names[numbers].tolist(), scores.tolist(), strict=True)]
+
     def _search_base(self, vectors: np.ndarray, k: int):
         import faiss
 
         if self._base is None or self._base.ntotal == 0:
             return np.zeros((len(vectors), 0), np.float32), np.zeros((len(vectors), 0), np.int64)
+        if self.params.index == "flat":
+            # The flat index is searched directly and its rows numbered here: the id map's own translation is
+            # an extra OpenMP region, which costs more than the search on a busy machine.
+            if self._row_numbers is None:
+                self._row_numbers = faiss.vector_to_array(self._base.id_map)
+            scores, rows = self._base.index.search(vectors, min(k, self._base.ntotal))
+            return scores, np.where(rows >= 0, self._row_numbers[rows], -1)
         params = None
         if self.params.index == "hnsw":
             selector = faiss.IDSelectorNot(faiss.IDSelectorBatch(np.array(sorted(self._masked), dtype=np.int64))) \
@@ -232,6 +268,7 @@ class FaissStore(VectorStore):
         self._int_of = dict(numbers)
         self._str_of = {n: i for i, n in numbers}
         self._next = state["next"]
+        self._name_numbers([i for i, _ in numbers], [n for _, n in numbers])
         if self.params.index == "hnsw":
             self._graph_num = dict(numbers)
             self._sealed = True

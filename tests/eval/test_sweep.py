@@ -1,21 +1,15 @@
-import os
-import signal
-import subprocess
-import sys
-import time
+import itertools
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pytest
 
 from eval.config import load_configs
-from eval.runner import Experiment, conditions, craft
+from eval.runner import Experiment, conditions, craft, plan_cells
 from eval.sweep import run_sweep
-from rag.registry import RETRIEVERS, STORES
+from rag.errors import InputError
 
 ROOT = Path(__file__).resolve().parents[2]
-TIMING = ["defense_ms", "craft_seconds"]
 
 
 def _configs(tiny, *overrides):
@@ -23,99 +17,72 @@ def _configs(tiny, *overrides):
                         {k: str(v) for k, v in tiny.items()})
 
 
-def _trials(out: Path) -> pd.DataFrame:
-    frame = pd.read_parquet(out / "trials.parquet").drop(columns=TIMING)
-    return frame.sort_values(["cell_id", "qid"]).reset_index(drop=True)
+def test_every_axis_expands_into_distinct_cells(tiny, tmp_path):
+    configs = _configs(tiny, "seed=[0,1]", "k=[3,5]", "retriever.kind=[dense, bm25]", "store.kind=[faiss, chroma]",
+                       "poison_per_target=[1,3]", "poison_rate=[0.01]", "attacks=[none, poisonedrag-blackbox, x]",
+                       "defenses=[none, provenance]")
+    axes = [(c.seed, c.k, c.retriever.kind, c.store.kind) for c in configs]
+    assert axes == list(itertools.product([0, 1], [3, 5], ["dense", "bm25"], ["faiss", "chroma"]))
+    plans = [plan_cells(c) for c in configs]
+    # per config: the clean condition, then 2 attacks x (2 per-target amounts + 1 rate), each under 2 defenses
+    assert {len(plan) for plan in plans} == {(1 + 2 * 3) * 2}
+    amounts = {(c.condition.attack.name, c.condition.poison_per_target, c.condition.poison_rate)
+               for c in plans[0]}
+    assert amounts == {("none", 0, None)} | {(a, n, r) for a in ("poisonedrag-blackbox", "x")
+                                             for n, r in ((1, None), (3, None), (0, 0.01))}
+    ids = [c.cell_id for plan in plans for c in plan]
+    assert len(set(ids)) == len(ids) == 16 * 14
+    with pytest.raises(InputError, match="store.kind"):  # names are checked before anything runs
+        run_sweep(_configs(tiny, "store.kind=[faiss, no-such-store]"), tmp_path / "never-written")
+    assert not (tmp_path / "never-written").exists()
+    with pytest.raises(InputError, match="an empty list gives no cells"):
+        _configs(tiny, "k=[]")
 
 
-def test_grid_expands_seeds_and_k_into_cells(tiny, tmp_path):
-    configs = _configs(tiny, "seed=[0,1]", "k=[3,5]")
-    assert [(c.seed, c.k) for c in configs] == [(0, 3), (0, 5), (1, 3), (1, 5)]
-    results = run_sweep(configs, tmp_path / "out")
+def test_grid_runs_every_cell_once_with_a_progress_bar(tiny, tmp_path, capsys):
+    configs = _configs(tiny, "seed=[0,1,1]", "k=[3,5]", "poison_per_target=[1,2]", "poison_rate=[0.5]")
+    assert len(configs) == 6  # seed 1 is listed twice: its cells run once
+    results = run_sweep(configs, tmp_path / "out", progress_bar=True)
     summary = pd.DataFrame(results.summary)
-    assert len(summary) == 4 * 4
+    assert len(summary) == 2 * 2 * (1 + 3) * 2
+    assert summary.cell_id.is_unique and len(results.trials) == len(summary) * 4
+    assert len(list((tmp_path / "out" / "cells").glob("*.jsonl"))) == len(summary)
     assert set(zip(summary.seed, summary.k, strict=True)) == {(0, 3), (0, 5), (1, 3), (1, 5)}
-    assert summary.cell_id.is_unique
     attacked = summary[summary.attack == "poisonedrag-blackbox"]
+    assert sorted(set(attacked.poison_per_target)) == [0, 1, 2]
+    by_rate = attacked[attacked.poison_rate.notna()]
+    assert set(by_rate.poison_rate) == {0.5} and set(by_rate.n_poison) == {5}  # 0.5 x 10 passages
+    assert set(attacked[attacked.poison_rate.isna()].n_poison) == {4, 8}  # N x 4 target questions
     assert (attacked[attacked.defense == "none"].poison_hit_rate > 0).all()
     assert (attacked[attacked.defense == "provenance"].poison_hit_rate == 0).all()
-
-
-def test_overlay_equals_index_built_from_scratch_with_poison(tiny, embedder):
-    config = _configs(tiny)[0]
-    experiment = Experiment(config)
-    attack = [c for c in conditions(config) if not c.is_clean][0]
-    poison, overlaid, _ = experiment._retrieve(attack)
-    store = STORES.create("faiss", dim=embedder.dim)
-    scratch = RETRIEVERS.create("dense", embedder=embedder, store=store)
-    scratch.index({**experiment.inputs.corpus, **poison.passages})
-    queries = {qid: q.question for qid, q in experiment.inputs.questions.items()}
-    depth = len(next(iter(overlaid.values())))
-    assert depth >= 8
-    rebuilt = scratch.retrieve(queries, depth)
-    assert {q: list(r) for q, r in overlaid.items()} == {q: list(r) for q, r in rebuilt.items()}
-    for qid in overlaid:
-        assert np.allclose(list(overlaid[qid].values()), list(rebuilt[qid].values()), atol=1e-5)
-    # the overlay left the clean index exactly as it was
-    assert experiment.stack.retriever.store.ids() == list(experiment.inputs.corpus)
-    assert poison == craft(attack, experiment.inputs, config.seed, experiment.stack)
+    bar = capsys.readouterr().err
+    assert "cells 32/32" in bar and "128/128" in bar
 
 
 def test_clean_corpus_is_embedded_once_across_runs_and_configs(tiny, tmp_path, monkeypatch):
     from rag.embedders.sentence_transformers import SentenceTransformersEmbedder
+    from rag.loaders import load_corpus
+    from rag.retrievers.base import passage_text
 
-    calls: list[int] = []
+    embedded: list[str] = []
     original = SentenceTransformersEmbedder._encode_raw
 
-    def counting(self, texts):
-        calls.append(len(texts))
+    def recording(self, texts):
+        embedded.extend(texts)
         return original(self, texts)
 
-    monkeypatch.setattr(SentenceTransformersEmbedder, "_encode_raw", counting)
+    monkeypatch.setattr(SentenceTransformersEmbedder, "_encode_raw", recording)
+    clean = {passage_text(p) for p in load_corpus(tiny["corpus"]).values()}
     cache = f"embedder.params.cache_dir={tmp_path / 'cache'}"
     run_sweep(_configs(tiny, cache), tmp_path / "a")
-    first = sum(calls)
-    assert first >= 10  # the 10 clean passages, the questions and the poison were embedded
-    calls.clear()
-    run_sweep(_configs(tiny, cache, "k=3", "seed=0"), tmp_path / "b")
-    assert sum(calls) == 0, "a second run with another k re-embedded something"
-
-
-def _run_cli(tiny, out, *extra):
-    return subprocess.Popen([sys.executable, "-m", "eval.cli", "run", str(ROOT / "configs/quickstart.yaml"),
-                             "--out", str(out), "--corpus", str(tiny["corpus"]), "--questions",
-                             str(tiny["questions"]), "--targets", str(tiny["targets"]), "--no-progress",
-                             "--set", "fetch_k=8", "--set", "seed=[0,1,2]", *extra],
-                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-
-
-def test_killed_run_resumes_to_the_same_trials(tiny, tmp_path):
-    full = tmp_path / "full"
-    proc = _run_cli(tiny, full)
-    assert proc.wait(timeout=600) == 0, proc.stderr.read()
-    killed = tmp_path / "killed"
-    proc = _run_cli(tiny, killed)
-    cells = killed / "cells"
-    deadline = time.time() + 300
-    while time.time() < deadline and not (cells.exists() and len(list(cells.glob("*.jsonl"))) >= 3):
-        time.sleep(0.05)
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait()
-    done_before = len(list(cells.glob("*.jsonl")))
-    assert 3 <= done_before < 12, "the run should have been killed part-way"
-    assert not (killed / "trials.parquet").exists()
-    proc = _run_cli(tiny, killed, "--resume")
-    assert proc.wait(timeout=600) == 0, proc.stderr.read()
-    assert len(list(cells.glob("*.jsonl"))) == 12
-    resumed, uninterrupted = _trials(killed), _trials(full)
-    assert not resumed.duplicated(["cell_id", "qid"]).any()
-    pd.testing.assert_frame_equal(resumed, uninterrupted)
-
-
-def test_ray_executor_gives_the_same_trials(tiny, tmp_path):
-    pytest.importorskip("ray")
-    local = tmp_path / "local"
-    run_sweep(_configs(tiny), local).write(local)
-    on_ray = tmp_path / "ray"
-    run_sweep(_configs(tiny), on_ray, executor="ray").write(on_ray)
-    pd.testing.assert_frame_equal(_trials(on_ray), _trials(local))
+    assert clean <= set(embedded) and len(embedded) == len(set(embedded))  # each text embedded once
+    first = set(embedded)
+    embedded.clear()
+    # Another run of another config: other k, seed, amounts and cells. Only its new poison is embedded.
+    second = _configs(tiny, cache, "k=3", "seed=7", "poison_per_target=[2]", "defenses=[provenance]")
+    run_sweep(second, tmp_path / "b")
+    assert not set(embedded) & clean, "the clean corpus was embedded again"
+    experiment = Experiment(second[0])
+    new_poison = craft(conditions(second[0])[1], experiment.inputs, 7)
+    assert set(embedded) == {passage_text(p) for p in new_poison.passages.values()} != set()
+    assert not set(embedded) & first

@@ -1,0 +1,71 @@
+"""The baseline a user writes by hand: a LangChain FAISS store built from clean + poisoned documents per cell."""
+
+from __future__ import annotations
+
+from eval.config import ExperimentConfig
+from eval.stack import Inputs
+
+CellKey = tuple[str, int, str, str]  # (attack, poison_per_target, defense, qid)
+
+
+def run_langchain_rebuild(config: ExperimentConfig, inputs: Inputs) -> dict[CellKey, list[str]]:
+    """Run every cell of ``config`` the hand-written way; return each question's undefended top-k ids.
+
+    For each cell (each poison condition, the clean one included because flip rates need clean answers,
+    read through each defense) it embeds the clean corpus plus that condition's poison into a new LangChain
+    FAISS store, searches it question by question, filters with the defense and reads with the same
+    extractive reader, which reads semantic support with the same model. The model is loaded inside, as a
+    script would.
+    """
+    import numpy as np
+    from langchain_community.vectorstores import FAISS
+    from langchain_community.vectorstores.utils import DistanceStrategy
+    from langchain_core.documents import Document
+    from langchain_core.embeddings import Embeddings
+    from sentence_transformers import SentenceTransformer
+
+    from eval.runner import conditions, craft
+    from eval.stack import build_defense_chain
+    from poisoning.defenses.base import Candidate, apply_chain
+    from rag.embedders.sentence_transformers import bundled_model_path
+    from rag.generators.base import ReaderInput
+    from rag.generators.extractive import ExtractiveReader
+    from rag.retrievers.base import passage_text
+
+    class MiniLM(Embeddings):
+        """The bundled all-MiniLM-L6-v2 behind LangChain's Embeddings interface, unit-normalised."""
+
+        def __init__(self) -> None:
+            self.model = SentenceTransformer(str(bundled_model_path()), device="cpu")
+
+        def embed_documents(self, texts: list[str]) -> list[list[float]]:
+            return self.model.encode(texts, batch_size=64, normalize_embeddings=True).tolist()
+
+        def embed_query(self, text: str) -> list[float]:
+            return self.model.encode([text], normalize_embeddings=True)[0].tolist()
+
+        def encode(self, texts: list[str]) -> np.ndarray:
+            return np.asarray(self.model.encode(texts, batch_size=64, normalize_embeddings=True), dtype=np.float32)
+
+    embeddings = MiniLM()
+    reader = ExtractiveReader()
+    reader.use_embedder(embeddings)
+    reader.fit(inputs.corpus)
+    retrieved: dict[CellKey, list[str]] = {}
+    for condition in conditions(config):
+        poison = craft(condition, inputs, config.seed)
+        passages = {**inputs.corpus, **poison.passages}
+        docs = [Document(page_content=passage_text(p), metadata={"id": d}) for d, p in passages.items()]
+        for spec in config.defenses:
+            store = FAISS.from_documents(docs, embeddings, distance_strategy=DistanceStrategy.MAX_INNER_PRODUCT)
+            chain = build_defense_chain(spec.name, spec.params)
+            batch = []
+            for qid, question in inputs.questions.items():
+                hits = store.similarity_search_with_score(question.question, k=config.fetch_k)
+                ids = [doc.metadata["id"] for doc, _ in hits]
+                retrieved[(condition.attack.name, condition.poison_per_target, spec.name, qid)] = ids[: config.k]
+                candidates = [Candidate(d, 0.0, passages[d]) for d in ids]
+                kept = apply_chain(chain, question, candidates)[: config.k] if chain else candidates[: config.k]
+                batch.append(ReaderInput(question, tuple(c.passage for c in kept)))
+            reader.answer(batch)
+    return retrieved
