@@ -135,6 +135,12 @@ def _stand_in(tmp_path: Path, **env) -> dict:
             "STANDIN_ARGV_FILE": str(tmp_path / "argv.json"), **env}
 
 
+def _interruptible() -> None:
+    """Give the child the default SIGINT disposition: a shell without job control starts background jobs with
+    SIGINT ignored, and an ignored signal stays ignored across exec, so Ctrl-C would never reach it."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -148,8 +154,8 @@ def test_serve_waits_until_healthy_prints_the_url_and_stops_cleanly(tmp_path, st
     model = _model_dir(tmp_path / "tiny-model")
     proc = subprocess.Popen([sys.executable, "-m", "eval.cli", "serve", str(model), "--port", "0", "--seed", "7",
                              "--max-model-len", "2048", "--vllm-args=--enforce-eager", "--startup-timeout", "60"],
-                            cwd=ROOT,
-                            env=_stand_in(tmp_path), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            cwd=ROOT, env=_stand_in(tmp_path), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, preexec_fn=_interruptible)
     try:
         url = proc.stdout.readline().strip()
         assert url.startswith("http://127.0.0.1:") and url.endswith("/v1"), proc.stderr.read()
