@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -64,15 +63,10 @@ def load_beir_queries(path: str | Path) -> Queries:
         for line_no, raw in enumerate(handle, start=1):
             if not raw.strip():
                 continue
-            try:
-                record = json.loads(raw)
-            except json.JSONDecodeError as exc:
-                raise InputError(f"malformed JSON ({exc.msg})", path=file, line=line_no) from None
-            qid, text = record.get("_id") if isinstance(record, dict) else None, None
-            if isinstance(record, dict):
-                text = record.get("text")
-            if not isinstance(qid, str) or not isinstance(text, str) or not text.strip():
-                raise InputError("expected {'_id': str, 'text': non-empty str}", path=file, line=line_no)
+            qid, record = json_record(file, line_no, raw, "_id")
+            text = record.get("text")
+            if not isinstance(text, str) or not text.strip():
+                raise InputError("missing or empty", path=file, line=line_no, field="text")
             queries[qid] = text
     return queries
 
