@@ -8,8 +8,8 @@ from eval.stack import Inputs
 CellKey = tuple[str, int, str, str]  # (attack, poison_per_target, defense, qid)
 
 
-def run_langchain_rebuild(config: ExperimentConfig, inputs: Inputs) -> dict[CellKey, list[str]]:
-    """Run every cell of ``config`` the hand-written way; return each question's undefended top-k ids.
+def run_langchain_rebuild(config: ExperimentConfig, inputs: Inputs) -> dict[CellKey, list[tuple[str, float]]]:
+    """Run every cell of ``config`` the hand-written way; return each question's undefended (id, score) hits.
 
     For each cell (each poison condition, the clean one included because flip rates need clean answers,
     read through each defense) it embeds the clean corpus plus that condition's poison into a new LangChain
@@ -51,7 +51,7 @@ def run_langchain_rebuild(config: ExperimentConfig, inputs: Inputs) -> dict[Cell
     reader = ExtractiveReader()
     reader.use_embedder(embeddings)
     reader.fit(inputs.corpus)
-    retrieved: dict[CellKey, list[str]] = {}
+    retrieved: dict[CellKey, list[tuple[str, float]]] = {}
     for condition in conditions(config):
         poison = craft(condition, inputs, config.seed)
         passages = {**inputs.corpus, **poison.passages}
@@ -63,7 +63,8 @@ def run_langchain_rebuild(config: ExperimentConfig, inputs: Inputs) -> dict[Cell
             for qid, question in inputs.questions.items():
                 hits = store.similarity_search_with_score(question.question, k=config.fetch_k)
                 ids = [doc.metadata["id"] for doc, _ in hits]
-                retrieved[(condition.attack.name, condition.poison_per_target, spec.name, qid)] = ids[: config.k]
+                key = (condition.attack.name, condition.poison_per_target, spec.name, qid)
+                retrieved[key] = [(doc.metadata["id"], float(score)) for doc, score in hits]
                 candidates = [Candidate(d, 0.0, passages[d]) for d in ids]
                 kept = apply_chain(chain, question, candidates)[: config.k] if chain else candidates[: config.k]
                 batch.append(ReaderInput(question, tuple(c.passage for c in kept)))

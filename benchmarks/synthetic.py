@@ -13,21 +13,32 @@ TRUSTED = ("pubmed", "statpearls", "textbook", "guideline")
 
 
 def write_synthetic_corpus(source_corpus: Path, n_passages: int, seed: int, out: Path) -> Path:
-    """Keep the bundled passages and add recombined ones (sentences of two passages, shuffled) up to n."""
+    """Keep the bundled passages and add recombined ones (sentences of two passages, shuffled) up to n.
+
+    A recombination that repeats a passage already written (same title and text) is drawn again: two ids
+    for one text tie exactly on every score, so their order would say nothing about a retriever.
+    """
     corpus = load_corpus(source_corpus)
     rng = random.Random(seed)
     ids = list(corpus)
+    seen = {(passage["title"], passage["text"]) for passage in corpus.values()}
     out.mkdir(parents=True, exist_ok=True)
     path = out / "synthetic.jsonl"
     with path.open("w", encoding="utf-8") as handle:
         for doc_id, passage in corpus.items():
             handle.write(json.dumps({"id": doc_id, "title": passage["title"], "content": passage["text"],
                                      "source": passage["source"]}) + "\n")
-        for i in range(max(0, n_passages - len(corpus))):
+        written = 0
+        while written < n_passages - len(corpus):
             first, second = (corpus[d] for d in rng.sample(ids, 2))
             parts = sentences(first["text"]) + sentences(second["text"])
             rng.shuffle(parts)
             text = " ".join(parts[: max(2, len(parts) // 2)])
-            handle.write(json.dumps({"id": f"syn_{i:06d}", "title": first["title"], "content": text,
-                                     "source": rng.choice(TRUSTED)}) + "\n")
+            source = rng.choice(TRUSTED)
+            if (first["title"], text) in seen:
+                continue
+            seen.add((first["title"], text))
+            handle.write(json.dumps({"id": f"syn_{written:06d}", "title": first["title"], "content": text,
+                                     "source": source}) + "\n")
+            written += 1
     return path
