@@ -20,13 +20,13 @@ def compare_retrievals(ours: Mapping[Hashable, Sequence[str]],
     """
     differing, ties, real = 0, [], []
     for key, ids in ours.items():
-        hits = reference.get(key)
+        top, hits = list(ids[:k]), reference.get(key)
         theirs = [doc_id for doc_id, _ in hits[:k]] if hits is not None else None
-        if theirs == list(ids[:k]):
+        if theirs == top:
             continue
         differing += 1
-        gap = _tie_gap(list(ids[:k]), hits, k) if hits is not None else None
-        record = {"key": list(key) if isinstance(key, tuple) else key, "ours": list(ids[:k]), "reference": theirs,
+        gap = _tie_gap(top, hits, k) if hits is not None else None
+        record = {"key": list(key) if isinstance(key, tuple) else key, "ours": top, "reference": theirs,
                   "score_gap": gap}
         (ties if gap is not None and gap <= tolerance else real).append(record)
     return {"compared": len(ours), "differing": differing, "ties": ties, "real": real, "tolerance": tolerance}

@@ -61,11 +61,10 @@ def run_langchain_rebuild(config: ExperimentConfig, inputs: Inputs) -> dict[Cell
             chain = build_defense_chain(spec.name, spec.params)
             batch = []
             for qid, question in inputs.questions.items():
-                hits = store.similarity_search_with_score(question.question, k=config.fetch_k)
-                ids = [doc.metadata["id"] for doc, _ in hits]
-                key = (condition.attack.name, condition.poison_per_target, spec.name, qid)
-                retrieved[key] = [(doc.metadata["id"], float(score)) for doc, score in hits]
-                candidates = [Candidate(d, 0.0, passages[d]) for d in ids]
+                hits = [(doc.metadata["id"], float(score))
+                        for doc, score in store.similarity_search_with_score(question.question, k=config.fetch_k)]
+                retrieved[(condition.attack.name, condition.poison_per_target, spec.name, qid)] = hits
+                candidates = [Candidate(d, 0.0, passages[d]) for d, _ in hits]
                 kept = apply_chain(chain, question, candidates)[: config.k] if chain else candidates[: config.k]
                 batch.append(ReaderInput(question, tuple(c.passage for c in kept)))
             reader.answer(batch)
