@@ -6,10 +6,9 @@ import html
 import math
 from pathlib import Path
 
-from eval import metrics
-from eval.report_data import SEVERITY_WEIGHTS, attacked_points, clean_accuracy, poison_rate_of, variant_columns
+from eval.report_data import SEVERITY_WEIGHTS, amount_label, attacked_points, clean_accuracy, no_poison_baseline
 from eval.report_figures import asr_against_amount, clean_cost, colours, harm_by_severity, recall_against_asr
-from eval.reporting import attack_label
+from eval.reporting import poison_rate_of
 from eval.results import Results, atomic_write
 
 CELL_COLUMNS = ["attack", "attack_params", "defense", "amount", "retriever", "retrieval_mode", "store", "k", "seed",
@@ -40,34 +39,10 @@ def _table(rows: list[dict], columns: list[str]) -> str:
     return f'<div class="scroll"><table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>'
 
 
-def _clean_picks_target(row: dict) -> bool:
-    """Whether the no-poison answer hit the target (results from before open answers record only the letter)."""
-    hit = row.get("clean_answered_target")
-    if hit is None or (isinstance(hit, float) and math.isnan(hit)):
-        return row["clean_answer"] == row["target"]
-    return bool(hit)
-
-
-def _baseline(trials: list[dict]) -> dict[tuple[str, str, str], tuple[float, float, float]]:
-    """Per attack / defense / variant: how often the reader picks the target with no poison (seeds pooled)."""
-    columns = variant_columns(trials)
-    picks: dict[tuple[str, str, str], dict[tuple, bool]] = {}
-    for row in trials:
-        if row["attack"] != "none":
-            key = (attack_label(row), row["defense"], " ".join(f"{c}={row.get(c)}" for c in columns))
-            picks.setdefault(key, {})[(row["qid"], row["seed"])] = _clean_picks_target(row)
-    out = {}
-    for key, flags in picks.items():
-        hits = sum(flags.values())
-        out[key] = (hits / len(flags), *metrics.wilson_interval(hits, len(flags)))
-    return out
-
-
 def _amount(row: dict) -> str:
     if row["attack"] == "none":
         return "–"
-    rate = poison_rate_of(row)
-    return f"rate {rate:g}" if rate is not None else f"N={row['poison_per_target']}"
+    return amount_label(row["poison_per_target"], poison_rate_of(row))
 
 
 def _section(anchor: str, title: str, caption: str, body: str) -> str:
@@ -94,7 +69,7 @@ def write_report(out_dir: str | Path) -> Path:
             "asr-vs-amount", "Attack success rate against poison amount",
             f"ASR (answer = the attacker's target) per attack and defense, {pooled}, with 95% Wilson bands. "
             "N = 0 is how often the reader picks the target with no poison at all.",
-            asr_against_amount(points, _baseline(trials), colour)), *sections, _section(
+            asr_against_amount(points, no_poison_baseline(trials), colour)), *sections, _section(
             "recall-vs-asr", "Retrieval-side against answer-side corruption",
             "Poison recall@k (the share of a question's own poisoned passages that reach the reader, averaged "
             "over the questions that have some) against ASR (over all questions). Points below the diagonal: "

@@ -22,14 +22,18 @@ def _fmt(value) -> str:
     return str(value)
 
 
+def poison_rate_of(row: dict) -> float | None:
+    """A row's poison rate, or None when its amount is per target (NaN after a round trip through files)."""
+    rate = row.get("poison_rate")
+    return None if rate is None or (isinstance(rate, float) and math.isnan(rate)) else float(rate)
+
+
 def poison_amount(row: dict) -> str:
     """A cell's poison amount for display: N per target, a corpus rate, or '-' for no attack."""
     if row["attack"] == "none":
         return "-"
-    rate = row.get("poison_rate")
-    if rate is not None and not (isinstance(rate, float) and math.isnan(rate)):
-        return f"r={rate:g}"
-    return str(row["poison_per_target"])
+    rate = poison_rate_of(row)
+    return f"r={rate:g}" if rate is not None else str(row["poison_per_target"])
 
 
 def attack_label(row: dict) -> str:
