@@ -27,7 +27,9 @@ def _figure(width: float, height: float, ncols: int = 1):
     import matplotlib
 
     matplotlib.use("Agg")
-    matplotlib.rcParams.update({"svg.fonttype": "none", "font.family": "sans-serif", "font.size": 10})
+    # A fixed salt names the SVG's clip paths and markers the same way on every render.
+    matplotlib.rcParams.update({"svg.fonttype": "none", "svg.hashsalt": "ragpoison", "font.family": "sans-serif",
+                                "font.size": 10})
     import matplotlib.pyplot as plt
 
     return plt.subplots(1, ncols, figsize=(width, height), squeeze=False)
@@ -37,7 +39,7 @@ def _svg(fig) -> str:
     import matplotlib.pyplot as plt
 
     buffer = io.StringIO()
-    fig.savefig(buffer, format="svg", bbox_inches="tight")
+    fig.savefig(buffer, format="svg", bbox_inches="tight", metadata={"Date": None})  # same run, same page
     plt.close(fig)
     text = buffer.getvalue()
     return text[text.index("<svg"):]

@@ -61,6 +61,7 @@ def test_report_plots_every_figure_for_per_target_and_rate_amounts(tiny, tmp_pat
     assert cells.count("<tr>") == 1 + 2 * 4 * 2  # header, then 2 seeds x 4 conditions x 2 defenses
     harm = page[page.index('<h2 id="harm-table">'):]
     assert harm.count("<tr>") == 1 + 3 * 2  # header, then 3 amounts x 2 defenses, seeds pooled
+    assert _report(out).returncode == 0 and (out / "report.html").read_text() == page  # same run, same page
 
 
 def test_report_of_a_run_without_attacks_and_of_no_run(tiny, tmp_path):
