@@ -27,9 +27,9 @@ import json, random, resource, sys, time
 sys.path.insert(0, {root!r})
 mode, folder = sys.argv[1], sys.argv[2]
 import numpy
-from eval.stack import hash_files
-from rag.loaders import load_corpus
-from rag.streaming import open_corpus, source_files
+from ragpoison.eval.stack import hash_files
+from ragpoison.rag.loaders import load_corpus
+from ragpoison.rag.streaming import open_corpus, source_files
 result = {{}}
 started = time.perf_counter()
 if mode == "streamed":
@@ -54,8 +54,8 @@ print(json.dumps(result))
 
 def write_corpus(folder: Path, n_passages: int) -> Path:
     """A MedRAG folder of ``n_passages`` copies of the bundled passages, 50,000 per chunk file."""
-    from corpora import bundled
-    from rag.loaders import load_corpus
+    from ragpoison.corpora import bundled
+    from ragpoison.rag.loaders import load_corpus
 
     source = list(load_corpus(bundled()["corpus"]).values())
     chunk = folder / "chunk"

@@ -27,10 +27,10 @@ def main() -> int:
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
 
-    from eval.config import load_config
-    from eval.runner import Experiment, conditions, craft, retrieve_with_overlay
-    from poisoning.defenses.base import Candidate, DefenseContext
-    from rag.registry import DEFENSES
+    from ragpoison.eval.config import load_config
+    from ragpoison.eval.runner import Experiment, conditions, craft, retrieve_with_overlay
+    from ragpoison.poisoning.defenses.base import Candidate, DefenseContext
+    from ragpoison.rag.registry import DEFENSES
 
     config = load_config(ROOT / "configs/defenses_all.yaml", ["defenses=[none]"])
     experiment = Experiment(config)

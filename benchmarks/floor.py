@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from ragpoison.eval.config import ExperimentConfig
+from ragpoison.eval.stack import Inputs
+
 from benchmarks.timing import Stopwatch
-from eval.config import ExperimentConfig
-from eval.stack import Inputs
 
 
 def measure_floor(config: ExperimentConfig, inputs: Inputs, trials: list[dict]) -> Stopwatch:
@@ -18,13 +19,12 @@ def measure_floor(config: ExperimentConfig, inputs: Inputs, trials: list[dict]) 
     """
     import faiss
     import numpy as np
+    from ragpoison.eval.runner import conditions, craft
+    from ragpoison.rag.embedders.sentence_transformers import bundled_model_path
+    from ragpoison.rag.generators.base import ReaderInput
+    from ragpoison.rag.generators.extractive import ExtractiveReader
+    from ragpoison.rag.retrievers.base import passage_text
     from sentence_transformers import SentenceTransformer
-
-    from eval.runner import conditions, craft
-    from rag.embedders.sentence_transformers import bundled_model_path
-    from rag.generators.base import ReaderInput
-    from rag.generators.extractive import ExtractiveReader
-    from rag.retrievers.base import passage_text
 
     parts = Stopwatch()
     model = parts.time("model_load", lambda: SentenceTransformer(str(bundled_model_path()), device="cpu"))

@@ -37,10 +37,10 @@ MODES = {"direct": {"mode": "choice", "prompt": "direct"}, "open": {"mode": "ope
 
 def cell_batch(work: Path) -> Path:
     """Reader inputs of the quickstart's attacked, undefended cell (PoisonedRAG black-box, N=5), pickled."""
-    from eval.config import load_config
-    from eval.runner import asked_questions, conditions, craft, retrieve_with_overlay
-    from eval.stack import build_stack, load_inputs
-    from rag.generators.base import ReaderInput
+    from ragpoison.eval.config import load_config
+    from ragpoison.eval.runner import asked_questions, conditions, craft, retrieve_with_overlay
+    from ragpoison.eval.stack import build_stack, load_inputs
+    from ragpoison.rag.generators.base import ReaderInput
 
     config = load_config(ROOT / "configs/quickstart.yaml", ["attacks=[poisonedrag-blackbox]", "defenses=[none]"])
     inputs = load_inputs(config)
@@ -78,7 +78,7 @@ def measure(generator, batch, label: str) -> dict:
 
 def worker(args: argparse.Namespace) -> int:
     """Measure one backend in this process, every mode on one loaded model (each backend gets the whole GPU)."""
-    from rag.registry import GENERATORS
+    from ragpoison.rag.registry import GENERATORS
 
     batch = pickle.loads(Path(args.batch).read_bytes())
     modes = args.mode.split(",")
@@ -123,7 +123,7 @@ def quickstart_via_vllm(model_dir: Path, work: Path, eager: bool) -> dict:
     """`ragpoison run configs/quickstart.yaml` with the vllm generator: wall time and the cell table."""
     out = work / "quickstart-vllm"
     started = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-m", "eval.cli", "run", "configs/quickstart.yaml", "--out", str(out),
+    proc = subprocess.run([sys.executable, "-m", "ragpoison", "run", "configs/quickstart.yaml", "--out", str(out),
                            "--no-progress", "--set", "generator.kind=vllm",
                            "--set", f"generator.params.model={model_dir}",
                            "--set", f"generator.params.max_model_len={MAX_MODEL_LEN}",
@@ -193,7 +193,7 @@ def main() -> int:
     parser.add_argument("--concurrency-one", type=int, dest="concurrency_one", help=argparse.SUPPRESS)
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    from rag.generators.runtime import has_module
+    from ragpoison.rag.generators.runtime import has_module
 
     if not has_module("flashinfer"):  # vLLM 0.25 imports flashinfer for its sampler unless told not to
         os.environ.setdefault("VLLM_USE_FLASHINFER_SAMPLER", "0")
@@ -205,11 +205,12 @@ def main() -> int:
 
 def orchestrate(args: argparse.Namespace) -> int:
     """Everything but the per-backend measurements, which run in subprocesses."""
+    from ragpoison.eval.vllm_server import VLLMServer, free_port
+    from ragpoison.rag.errors import InputError
+    from ragpoison.rag.generators.model_dir import inspect_model_dir
+    from ragpoison.rag.generators.runtime import cpu_name, gpus, has_module, package_version
+
     from benchmarks.random_llama import build_random_llama
-    from eval.vllm_server import VLLMServer, free_port
-    from rag.errors import InputError
-    from rag.generators.model_dir import inspect_model_dir
-    from rag.generators.runtime import cpu_name, gpus, has_module, package_version
 
     size = "tiny" if args.tiny else args.size
     devices = gpus()

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from eval.config import ExperimentConfig
-from eval.stack import Inputs
+from ragpoison.eval.config import ExperimentConfig
+from ragpoison.eval.stack import Inputs
 
 CellKey = tuple[str, int, str, str]  # (attack, poison_per_target, defense, qid)
 
@@ -22,15 +22,14 @@ def run_langchain_rebuild(config: ExperimentConfig, inputs: Inputs) -> dict[Cell
     from langchain_community.vectorstores.utils import DistanceStrategy
     from langchain_core.documents import Document
     from langchain_core.embeddings import Embeddings
+    from ragpoison.eval.runner import conditions, craft
+    from ragpoison.eval.stack import build_defense_chain
+    from ragpoison.poisoning.defenses.base import Candidate, apply_chain
+    from ragpoison.rag.embedders.sentence_transformers import bundled_model_path
+    from ragpoison.rag.generators.base import ReaderInput
+    from ragpoison.rag.generators.extractive import ExtractiveReader
+    from ragpoison.rag.retrievers.base import passage_text
     from sentence_transformers import SentenceTransformer
-
-    from eval.runner import conditions, craft
-    from eval.stack import build_defense_chain
-    from poisoning.defenses.base import Candidate, apply_chain
-    from rag.embedders.sentence_transformers import bundled_model_path
-    from rag.generators.base import ReaderInput
-    from rag.generators.extractive import ExtractiveReader
-    from rag.retrievers.base import passage_text
 
     class MiniLM(Embeddings):
         """The bundled all-MiniLM-L6-v2 behind LangChain's Embeddings interface, unit-normalised."""

@@ -27,7 +27,7 @@ CHAT_TEMPLATE = (
 
 def corpus_texts(corpus_dir: Path | None = None) -> list[str]:
     """Titles and contents of the bundled clinical_mini passages (or any MedRAG JSONL folder)."""
-    from corpora import bundled
+    from ragpoison.corpora import bundled
 
     folder = corpus_dir or bundled()["corpus"]
     texts = []

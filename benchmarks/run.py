@@ -46,8 +46,8 @@ def _say(text: str) -> None:
 
 def sweep_configs(corpus: Path, cache: Path):
     """The 12-cell sweep: black-box at N = 1..6, undefended and behind provenance."""
-    from corpora import bundled
-    from eval.config import load_configs
+    from ragpoison.corpora import bundled
+    from ragpoison.eval.config import load_configs
 
     paths = bundled()
     return load_configs(ROOT / "configs/quickstart.yaml", [
@@ -68,7 +68,7 @@ def warm_up() -> None:
 
     hf_logging.disable_progress_bar()
 
-    from rag.embedders.sentence_transformers import bundled_model_path
+    from ragpoison.rag.embedders.sentence_transformers import bundled_model_path
 
     SentenceTransformer(str(bundled_model_path()), device="cpu").encode(["warm up"] * 8)
 
@@ -88,11 +88,10 @@ def retrieval_overhead(configs, inputs, cache: Path, repeats: int) -> dict[str, 
     embedding cache, run dicts built; raw FAISS searches the same query vectors in a flat index, same depth.
     """
     import faiss
-
-    from rag.embedders.sentence_transformers import SentenceTransformersEmbedder
-    from rag.retrievers.base import passage_text
-    from rag.retrievers.dense import DenseRetriever
-    from rag.stores.faiss_store import FaissStore
+    from ragpoison.rag.embedders.sentence_transformers import SentenceTransformersEmbedder
+    from ragpoison.rag.retrievers.base import passage_text
+    from ragpoison.rag.retrievers.dense import DenseRetriever
+    from ragpoison.rag.stores.faiss_store import FaissStore
 
     embedder = SentenceTransformersEmbedder(SentenceTransformersEmbedder.Params(cache_dir=str(cache)))
     retriever = DenseRetriever(embedder=embedder, store=FaissStore(dim=embedder.dim))
@@ -127,7 +126,7 @@ def quickstart_times(folder: Path, repeats: int) -> tuple[float, float]:
         for times in (cold, warm):
             with tempfile.TemporaryDirectory() as out:
                 started = time.perf_counter()
-                subprocess.run([sys.executable, "-m", "eval.cli", "run", "configs/quickstart.yaml", "--out", out,
+                subprocess.run([sys.executable, "-m", "ragpoison", "run", "configs/quickstart.yaml", "--out", out,
                                 "--no-progress"], cwd=ROOT, env=env, check=True, capture_output=True)
                 times.append(time.perf_counter() - started)
     return statistics.median(cold), statistics.median(warm)
@@ -169,14 +168,15 @@ def main() -> int:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
+    from ragpoison.corpora import bundled
+    from ragpoison.eval.runner import Experiment
+    from ragpoison.eval.sweep import run_sweep
+
     from benchmarks.compare import compare_retrievals
     from benchmarks.floor import measure_floor
     from benchmarks.langchain_rebuild import run_langchain_rebuild
     from benchmarks.synthetic import write_synthetic_corpus
     from benchmarks.timing import Stopwatch
-    from corpora import bundled
-    from eval.runner import Experiment
-    from eval.sweep import run_sweep
 
     n_passages = args.passages or (2000 if args.quick else 5000)
     with tempfile.TemporaryDirectory() as tmp:

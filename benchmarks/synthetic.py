@@ -6,8 +6,8 @@ import json
 import random
 from pathlib import Path
 
-from rag.generators.text import sentences
-from rag.loaders import load_corpus
+from ragpoison.rag.generators.text import sentences
+from ragpoison.rag.loaders import load_corpus
 
 TRUSTED = ("pubmed", "statpearls", "textbook", "guideline")
 

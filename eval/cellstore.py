@@ -6,7 +6,7 @@ import json
 import shutil
 from pathlib import Path
 
-from eval.results import atomic_write
+from ragpoison.eval.results import atomic_write
 
 
 class CellStore:

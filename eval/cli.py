@@ -1,12 +1,12 @@
-"""The ``ragpoison`` command line: one subcommand per module of ``eval.commands``."""
+"""The ``ragpoison`` command line: one subcommand per module of ``ragpoison.eval.commands``."""
 
 from __future__ import annotations
 
 import argparse
 import sys
 
-from eval import reporting
-from rag.errors import InputError
+from ragpoison.eval import console
+from ragpoison.rag.errors import InputError
 
 EXIT_INPUT = 2
 
@@ -22,17 +22,17 @@ def _parser(commands: dict) -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point: parse arguments, run the command, turn input errors into exit code 2."""
-    from eval.commands import command_modules
+    from ragpoison.eval.commands import command_modules
 
     commands = command_modules()
     args = _parser(commands).parse_args(argv)
     try:
         return commands[args.command].run(args)
     except InputError as exc:
-        reporting.error(str(exc))
+        console.error(str(exc))
         return EXIT_INPUT
     except KeyboardInterrupt:
-        reporting.error("interrupted")
+        console.error("interrupted")
         return 130
 
 

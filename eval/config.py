@@ -13,9 +13,8 @@ from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
-
-from rag.errors import InputError
-from rag.plugin import validation_to_input_error
+from ragpoison.rag.errors import InputError
+from ragpoison.rag.plugin import validation_to_input_error
 
 
 class Strict(BaseModel):

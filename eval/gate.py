@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from xml.etree import ElementTree as ET
 
-from eval.reporting import poison_amount
-from eval.results import atomic_write
+from ragpoison.eval.labels import poison_amount
+from ragpoison.eval.results import atomic_write
 
 
 @dataclass(frozen=True)
@@ -80,11 +80,8 @@ class GateReport:
 def cell_label(row: dict) -> str:
     """Name a cell by what defines it."""
     label = f"attack={row['attack']} defense={row['defense']}"
-    amount = poison_amount(row)
-    if amount.startswith("r="):
-        label += f" poison_rate={amount[2:]}"
-    elif row["attack"] != "none":
-        label += f" N={amount}"
+    if row["attack"] != "none":
+        label += f" {poison_amount(row)}"
     extra = [f"{key}={row[key]}" for key in ("retriever", "k", "seed") if key in row]
     return " ".join([label, *extra])
 

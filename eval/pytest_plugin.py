@@ -1,6 +1,6 @@
 """A pytest plugin: the ``ragpoison_gate`` fixture lets a team assert on a defense inside its own suite.
 
-Enable it in a conftest.py with ``pytest_plugins = ["eval.pytest_plugin"]``.
+Enable it in a conftest.py with ``pytest_plugins = ["ragpoison.eval.pytest_plugin"]``.
 """
 
 from __future__ import annotations
@@ -8,15 +8,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
-from eval.gate import GateReport, Thresholds, evaluate
+from ragpoison.eval.gate import GateReport, Thresholds, evaluate
 
 
 def run_gate(config: str | Path, out_dir: str | Path, *, overrides: list[str] = (), max_asr: float | None = None,
              max_flip_rate: float | None = None, min_clean_accuracy: float | None = None) -> GateReport:
     """Run a config and check its defended cells against thresholds."""
-    from eval.config import load_configs
-    from eval.sweep import run_sweep
+    from ragpoison.eval.config import load_configs
+    from ragpoison.eval.sweep import run_sweep
 
     results = run_sweep(load_configs(config, list(overrides)), out_dir)
     results.write(out_dir)

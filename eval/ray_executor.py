@@ -6,10 +6,10 @@ import os
 import socket
 from collections.abc import Callable
 
-from eval.cellstore import CellStore
-from eval.config import ExperimentConfig
-from eval.runner import Cell, Experiment
-from rag.errors import InputError
+from ragpoison.eval.cellstore import CellStore
+from ragpoison.eval.config import ExperimentConfig
+from ragpoison.eval.runner import Cell, Experiment
+from ragpoison.rag.errors import InputError
 
 _ENV = ("RAGPOISON_CACHE", "HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")
 

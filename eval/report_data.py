@@ -5,17 +5,12 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from eval import metrics
-from eval.reporting import attack_label, poison_rate_of
+from ragpoison.eval import metrics
+from ragpoison.eval.labels import amount_label, attack_label, poison_rate_of
 
 SEVERITY_WEIGHTS = {"high": 3.0, "medium": 2.0, "low": 1.0}
 # Grid columns that name a pipeline variant when they vary within a run (seeds are pooled instead).
 VARIANT_COLUMNS = ("retriever", "retrieval_mode", "store", "generator", "k")
-
-
-def amount_label(per_target: int, rate: float | None) -> str:
-    """A poison amount as a reader would write it: ``N=5`` per target question, ``rate 0.01`` of the corpus."""
-    return f"rate {rate:g}" if rate is not None else f"N={per_target}"
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 import math
 
-from eval.report_data import SEVERITY_WEIGHTS, CleanAccuracy, Point
+from ragpoison.eval.report_data import SEVERITY_WEIGHTS, CleanAccuracy, Point
 
 PALETTE = ("#4c4c4c", "#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf")
 LINESTYLES = ("-", "--", ":", "-.")

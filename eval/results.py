@@ -13,9 +13,9 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from eval import metrics
-from rag.generators.runtime import generator_provenance
-from rag.types import UNPARSED
+from ragpoison.eval import metrics
+from ragpoison.rag.generators.runtime import generator_provenance
+from ragpoison.rag.types import UNPARSED
 
 # Corrupted-passage counts k' for which a certifying defense's accuracy is reported.
 CERTIFIED_KS = (1, 2, 3)

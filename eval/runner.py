@@ -11,17 +11,24 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-from eval.config import ExperimentConfig, PluginSpec
-from eval.results import Results, summarize
-from eval.stack import Inputs, Stack, build_defense_chain, build_stack, load_inputs
-from poisoning.attacks.base import AttackContext, Poison
-from poisoning.defenses.base import Candidate, Defense, DefenseContext, apply_chain, chain_context_size, chain_reader
-from rag.errors import InputError
-from rag.generators.base import ReaderInput
-from rag.paraphrase import paraphrase_queries
-from rag.registry import ATTACKS, EMBEDDERS, GENERATORS, RETRIEVERS, STORES
-from rag.retrievers.base import Retriever
-from rag.types import Answer, Question, Run
+from ragpoison.eval.config import ExperimentConfig, PluginSpec
+from ragpoison.eval.results import Results, summarize
+from ragpoison.eval.stack import Inputs, Stack, build_defense_chain, build_stack, load_inputs
+from ragpoison.poisoning.attacks.base import AttackContext, Poison
+from ragpoison.poisoning.defenses.base import (
+    Candidate,
+    Defense,
+    DefenseContext,
+    apply_chain,
+    chain_context_size,
+    chain_reader,
+)
+from ragpoison.rag.errors import InputError
+from ragpoison.rag.generators.base import ReaderInput
+from ragpoison.rag.paraphrase import paraphrase_queries
+from ragpoison.rag.registry import ATTACKS, EMBEDDERS, GENERATORS, RETRIEVERS, STORES
+from ragpoison.rag.retrievers.base import Retriever
+from ragpoison.rag.types import Answer, Question, Run
 
 Progress = Callable[[str], None]
 

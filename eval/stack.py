@@ -7,16 +7,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from corpora import bundled
-from eval.config import ExperimentConfig
-from poisoning.defenses.base import Defense
-from rag.embedders.base import Embedder
-from rag.generators.base import Generator
-from rag.loaders import load_questions, load_targets
-from rag.registry import DEFENSES, EMBEDDERS, GENERATORS, RETRIEVERS, STORES
-from rag.retrievers.base import Retriever
-from rag.streaming import open_corpus, source_files
-from rag.types import Question, Target
+from ragpoison.corpora import bundled
+from ragpoison.eval.config import ExperimentConfig
+from ragpoison.poisoning.defenses.base import Defense
+from ragpoison.rag.embedders.base import Embedder
+from ragpoison.rag.generators.base import Generator
+from ragpoison.rag.loaders import load_questions, load_targets
+from ragpoison.rag.registry import DEFENSES, EMBEDDERS, GENERATORS, RETRIEVERS, STORES
+from ragpoison.rag.retrievers.base import Retriever
+from ragpoison.rag.streaming import open_corpus, source_files
+from ragpoison.rag.types import Question, Target
 
 
 @dataclass
@@ -38,7 +38,7 @@ def data_paths(config: ExperimentConfig) -> dict[str, str | None]:
         return {"corpus": default["corpus"], "questions": data.questions or default["questions"],
                 "targets": data.targets if data.questions else (data.targets or default["targets"])}
     if data.questions is None:
-        from rag.errors import InputError
+        from ragpoison.rag.errors import InputError
 
         raise InputError("a custom corpus needs a question file too (--questions)", field="data.questions")
     return {"corpus": data.corpus, "questions": data.questions, "targets": data.targets}
@@ -100,7 +100,7 @@ def build_defense_chain(name: str, params: dict) -> list[Defense]:
         return []
     parts = name.split("+")
     if len(parts) > 1 and params:
-        from rag.errors import InputError
+        from ragpoison.rag.errors import InputError
 
         raise InputError("params cannot be given to a chain; list each defense's params separately",
                          field=f"defenses.{name}")

@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from eval.cellstore import CellStore
-from eval.config import ExperimentConfig
-from eval.results import Results, summarize
-from eval.runner import Cell, Experiment, plan_cells
-from eval.stack import Stack
+from ragpoison.eval.cellstore import CellStore
+from ragpoison.eval.config import ExperimentConfig
+from ragpoison.eval.results import Results, summarize
+from ragpoison.eval.runner import Cell, Experiment, plan_cells
+from ragpoison.eval.stack import Stack
 
 Progress = Callable[[str], None]
 
@@ -50,7 +50,7 @@ def run_sweep(configs: list[ExperimentConfig], out_dir: str | Path, *, resume: b
                progress_bar)
     try:
         if executor == "ray":
-            from eval.ray_executor import run_on_ray
+            from ragpoison.eval.ray_executor import run_on_ray
 
             run_on_ray(experiments, plans, store, address, bar.advance)
         else:

@@ -14,8 +14,8 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from rag.errors import InputError
-from rag.generators.runtime import VLLM_HINT, has_module
+from ragpoison.rag.errors import InputError
+from ragpoison.rag.generators.runtime import VLLM_HINT, has_module
 
 
 def vllm_command() -> list[str]:

@@ -10,8 +10,8 @@ from pathlib import Path
 warnings.filterwarnings("ignore", message=".*langchain-community.*sunset", category=DeprecationWarning)
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from corpora import bundled  # noqa: E402
-from rag.loaders import load_corpus, load_questions, load_targets  # noqa: E402
+from ragpoison.corpora import bundled  # noqa: E402
+from ragpoison.rag.loaders import load_corpus, load_questions, load_targets  # noqa: E402
 
 
 def clinical(max_questions: int | None = None):

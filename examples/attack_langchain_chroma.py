@@ -18,9 +18,8 @@ from _common import clinical, print_cells
 def main() -> None:
     """Open (or fill) the collection, attack it, print the cells, check nothing is left behind."""
     from langchain_chroma import Chroma
-
-    from eval.langchain.attack import LangChainAttack
-    from eval.langchain.documents import EmbedderEmbeddings, passage_document
+    from ragpoison.eval.langchain.attack import LangChainAttack
+    from ragpoison.eval.langchain.documents import EmbedderEmbeddings, passage_document
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     where = parser.add_mutually_exclusive_group(required=True)

@@ -15,9 +15,8 @@ def main() -> None:
     """Build the user's FAISS store, attack it, print the cells and compare the store before and after."""
     from langchain_community.vectorstores import FAISS
     from langchain_community.vectorstores.utils import DistanceStrategy
-
-    from eval.langchain.attack import LangChainAttack
-    from eval.langchain.documents import EmbedderEmbeddings, passage_document
+    from ragpoison.eval.langchain.attack import LangChainAttack
+    from ragpoison.eval.langchain.documents import EmbedderEmbeddings, passage_document
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--max-questions", type=int)

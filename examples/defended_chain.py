@@ -27,9 +27,8 @@ def main() -> None:
     """Run both chains on a poisoned store and print the context each lets through."""
     from langchain_community.vectorstores import FAISS
     from langchain_core.runnables import RunnableLambda
-
-    from eval.langchain.documents import EmbedderEmbeddings, passage_document
-    from eval.langchain.retrievers import DefendedRetriever, defend
+    from ragpoison.eval.langchain.documents import EmbedderEmbeddings, passage_document
+    from ragpoison.eval.langchain.retrievers import DefendedRetriever, defend
 
     config = Path(__file__).resolve().parents[1] / "configs" / "quickstart.yaml"
     ours = DefendedRetriever.from_config(config, defense="provenance", overrides=["retriever.kind=bm25"])

@@ -6,9 +6,9 @@ import csv
 from collections.abc import Iterator
 from pathlib import Path
 
-from rag.errors import InputError
-from rag.loaders import FOLDER_SOURCES, json_record
-from rag.types import Queries
+from ragpoison.rag.errors import InputError
+from ragpoison.rag.loaders import FOLDER_SOURCES, json_record
+from ragpoison.rag.types import Queries
 
 
 def is_beir_folder(path: Path) -> bool:

@@ -7,8 +7,8 @@ import random
 from collections.abc import Iterator
 from pathlib import Path
 
-from rag.errors import InputError
-from rag.types import Corpus, Question, Target
+from ragpoison.rag.errors import InputError
+from ragpoison.rag.types import Corpus, Question, Target
 
 SEVERITIES = ("high", "medium", "low")
 # MedRAG's corpus folders; the folder a file sits in names its source when the record has none.

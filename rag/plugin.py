@@ -5,8 +5,7 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
-
-from rag.errors import InputError
+from ragpoison.rag.errors import InputError
 
 
 class Params(BaseModel):

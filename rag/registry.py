@@ -6,7 +6,7 @@ import importlib
 import pkgutil
 from typing import Any
 
-from rag.errors import InputError
+from ragpoison.rag.errors import InputError
 
 
 class Registry:
@@ -89,11 +89,11 @@ def first_line(doc: str | None) -> str:
     return ""
 
 
-EMBEDDERS = Registry("embedder", "rag.embedders.base:Embedder", ("rag.embedders",))
-STORES = Registry("store", "rag.stores.base:VectorStore", ("rag.stores",))
-RETRIEVERS = Registry("retriever", "rag.retrievers.base:Retriever", ("rag.retrievers",))
-GENERATORS = Registry("generator", "rag.generators.base:Generator", ("rag.generators",))
-ATTACKS = Registry("attack", "poisoning.attacks.base:Attack", ("poisoning.attacks",))
-DEFENSES = Registry("defense", "poisoning.defenses.base:Defense", ("poisoning.defenses",))
+EMBEDDERS = Registry("embedder", "ragpoison.rag.embedders.base:Embedder", ("ragpoison.rag.embedders",))
+STORES = Registry("store", "ragpoison.rag.stores.base:VectorStore", ("ragpoison.rag.stores",))
+RETRIEVERS = Registry("retriever", "ragpoison.rag.retrievers.base:Retriever", ("ragpoison.rag.retrievers",))
+GENERATORS = Registry("generator", "ragpoison.rag.generators.base:Generator", ("ragpoison.rag.generators",))
+ATTACKS = Registry("attack", "ragpoison.poisoning.attacks.base:Attack", ("ragpoison.poisoning.attacks",))
+DEFENSES = Registry("defense", "ragpoison.poisoning.defenses.base:Defense", ("ragpoison.poisoning.defenses",))
 
 REGISTRIES = {r.kind: r for r in (EMBEDDERS, STORES, RETRIEVERS, GENERATORS, ATTACKS, DEFENSES)}

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from rag.errors import InputError
+from ragpoison.rag.errors import InputError
 
 SIGNATURE_FIELD = "signature"
 SCHEME = "ed25519"

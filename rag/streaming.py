@@ -15,11 +15,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-
-from rag.beir import is_beir_folder, is_beir_record, parse_beir_passage
-from rag.errors import InputError
-from rag.loaders import _parse_passage, corpus_files
-from rag.pubmed import is_pubmed_path, write_medrag
+from ragpoison.rag.beir import is_beir_folder, is_beir_record, parse_beir_passage
+from ragpoison.rag.errors import InputError
+from ragpoison.rag.loaders import _parse_passage, corpus_files
+from ragpoison.rag.pubmed import is_pubmed_path, write_medrag
 
 IN_MEMORY_LIMIT = 256 * 1024 * 1024
 
@@ -52,7 +51,7 @@ def source_files(path: str | Path) -> list[Path]:
     if fmt == "beir":
         return [path / "corpus.jsonl" if path.is_dir() else path]
     if fmt == "pubmed":
-        from rag.pubmed import pubmed_files
+        from ragpoison.rag.pubmed import pubmed_files
 
         return pubmed_files(path)
     return corpus_files(path)
@@ -64,8 +63,8 @@ def _parser(fmt: str):
 
 def _pubmed_as_medrag(path: Path) -> Path:
     """Baseline XML converted once into MedRAG JSONL under the cache, keyed by the files' names, sizes and times."""
-    from rag.embedders.sentence_transformers import default_cache_dir
-    from rag.pubmed import pubmed_files
+    from ragpoison.rag.embedders.sentence_transformers import default_cache_dir
+    from ragpoison.rag.pubmed import pubmed_files
 
     key = hashlib.sha256(json.dumps([(str(f.resolve()), f.stat().st_size, f.stat().st_mtime_ns)
                                      for f in pubmed_files(path)]).encode()).hexdigest()[:20]
@@ -82,7 +81,7 @@ def iter_corpus(path: str | Path) -> Iterator[tuple[str, dict[str, str]]]:
     path = Path(path)
     fmt = corpus_format(path)
     if fmt == "pubmed":
-        from rag.pubmed import iter_pubmed
+        from ragpoison.rag.pubmed import iter_pubmed
 
         yield from iter_pubmed(path)
         return

@@ -3,8 +3,6 @@ from pathlib import Path
 
 import pytest
 
-pytest_plugins = ["eval.pytest_plugin"]
-
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
@@ -24,7 +22,7 @@ def _isolated_cache(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def embedder():
-    from rag.embedders.sentence_transformers import SentenceTransformersEmbedder
+    from ragpoison.rag.embedders.sentence_transformers import SentenceTransformersEmbedder
 
     return SentenceTransformersEmbedder()
 

@@ -7,11 +7,11 @@ import math
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from eval import reporting
-from rag.errors import InputError
+from ragpoison.eval import console
+from ragpoison.rag.errors import InputError
 
 if TYPE_CHECKING:
-    from eval.gate import Thresholds
+    from ragpoison.eval.gate import Thresholds
 
 HELP = "run a config and gate on its defended cells (exit 1 on a breach)"
 
@@ -42,7 +42,7 @@ def _fraction(text: str | None, option: str) -> float | None:
 
 def thresholds(args: argparse.Namespace) -> Thresholds:
     """The thresholds given on the command line, validated (at least one is needed)."""
-    from eval.gate import Thresholds
+    from ragpoison.eval.gate import Thresholds
 
     limits = Thresholds(_fraction(args.max_asr, "--max-asr"), _fraction(args.max_flip_rate, "--max-flip-rate"),
                         _fraction(args.min_clean_accuracy, "--min-clean-accuracy"))
@@ -54,18 +54,18 @@ def thresholds(args: argparse.Namespace) -> Thresholds:
 
 def run(args: argparse.Namespace) -> int:
     """Run the config, check thresholds, optionally write JUnit XML; 0 on pass, 1 on a breach."""
-    from eval.config import load_configs
-    from eval.gate import evaluate
-    from eval.sweep import run_sweep
+    from ragpoison.eval.config import load_configs
+    from ragpoison.eval.gate import evaluate
+    from ragpoison.eval.sweep import run_sweep
 
     limits = thresholds(args)
     configs = load_configs(args.config, args.overrides)
     out = Path(args.out) if args.out else Path("runs") / f"check-{Path(args.config).stem}"
-    results = run_sweep(configs, out, progress=reporting.progress)
+    results = run_sweep(configs, out, progress=console.progress)
     results.write(out)
     report = evaluate(results.summary, limits)
     if args.junit:
         report.write_junit(args.junit)
-    reporting.emit(reporting.summary_table(results.summary))
-    reporting.emit(report.message())
+    console.emit(console.summary_table(results.summary))
+    console.emit(report.message())
     return 0 if report.passed else 1

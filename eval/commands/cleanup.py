@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from eval import reporting
+from ragpoison.eval import console
 
 HELP = "remove injected passages an interrupted attack left in a store (from its journal)"
 
@@ -16,12 +16,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Reopen the journal's store, delete the ids it lists as injected and not removed, mark them removed."""
-    from eval.langchain.journal import cleanup
+    from ragpoison.eval.langchain.journal import cleanup
 
     report = cleanup(args.journal)
     if report.removed == 0 and report.already_gone == 0:
-        reporting.emit(f"{args.journal}: nothing to clean ({report.store} holds no passage injected by this journal)")
+        console.emit(f"{args.journal}: nothing to clean ({report.store} holds no passage injected by this journal)")
     else:
-        reporting.emit(f"{args.journal}: removed {report.removed} injected passages from {report.store}"
+        console.emit(f"{args.journal}: removed {report.removed} injected passages from {report.store}"
                        + (f" ({report.already_gone} were already gone)" if report.already_gone else ""))
     return 0

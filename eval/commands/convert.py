@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from eval import reporting
+from ragpoison.eval import console
 
 HELP = "convert a BEIR folder or PubMed baseline XML into a MedRAG corpus folder (chunk/*.jsonl)"
 
@@ -21,8 +21,8 @@ def run(args: argparse.Namespace) -> int:
     import os
     from pathlib import Path
 
-    from rag.pubmed import write_medrag
-    from rag.streaming import corpus_format, iter_corpus
+    from ragpoison.rag.pubmed import write_medrag
+    from ragpoison.rag.streaming import corpus_format, iter_corpus
 
     if corpus_format(args.source) == "pubmed":
         written = write_medrag(args.source, args.out)
@@ -39,5 +39,5 @@ def run(args: argparse.Namespace) -> int:
                                           if k in passage}}) + "\n")
         os.replace(tmp, target)
         written = [target]
-    reporting.emit(f"wrote {', '.join(str(p) for p in written)}")
+    console.emit(f"wrote {', '.join(str(p) for p in written)}")
     return 0

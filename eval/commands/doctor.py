@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from eval import reporting
+from ragpoison.eval import console
 
 HELP = "say which generator backends (extractive, transformers, openai, vllm) this machine can run, and why not"
 
@@ -21,22 +21,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Print every check; exit 1 only when a --require'd backend, model or server is unusable."""
-    from eval.doctor import diagnose
+    from ragpoison.eval.doctor import diagnose
 
     checks = diagnose(args.model_dirs, args.base_url)
     if args.json:
-        reporting.emit(json.dumps([c.as_dict() for c in checks], indent=2))
+        console.emit(json.dumps([c.as_dict() for c in checks], indent=2))
     else:
         width = max(len(c.name) for c in checks)
         section = None
         for check in checks:
             if check.section != section:
                 section = check.section
-                reporting.emit(f"{section}:")
-            reporting.emit(f"  {check.name.ljust(width)}  {check.status.ljust(4)}  {check.detail}")
+                console.emit(f"{section}:")
+            console.emit(f"  {check.name.ljust(width)}  {check.status.ljust(4)}  {check.detail}")
     by_name = {c.name: c for c in checks}
     missing = [name for name in args.require if not (name in by_name and by_name[name].usable)]
     failed = [c.name for c in checks if c.section in ("model", "server") and not c.usable]
     for name in missing:
-        reporting.error(f"required backend {name!r} is not usable here")
+        console.error(f"required backend {name!r} is not usable here")
     return 1 if missing or failed else 0

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from eval import reporting
+from ragpoison.eval import console
 
 HELP = "write a new Ed25519 signing key (PEM, mode 0600) and its public key (.pub)"
 
@@ -17,8 +17,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Write the key pair and print where it went and its key id (never the key)."""
-    from rag.signing import write_keypair
+    from ragpoison.rag.signing import write_keypair
 
     private, public, kid = write_keypair(args.out, overwrite=args.force)
-    reporting.emit(f"wrote private key {private} (mode 0600) and public key {public}; key id {kid}")
+    console.emit(f"wrote private key {private} (mode 0600) and public key {public}; key id {kid}")
     return 0

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from eval import reporting
+from ragpoison.eval import console
 
 HELP = "list registered plugins and their descriptions"
 KINDS = ("attacks", "defenses", "generators", "retrievers", "stores", "embedders")
@@ -17,10 +17,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Print each plugin of the kind with the first line of its docstring."""
-    from rag.registry import REGISTRIES
+    from ragpoison.rag.registry import REGISTRIES
 
     descriptions = REGISTRIES[args.kind.removesuffix("s")].describe()
     width = max(map(len, descriptions), default=0)
     for name, text in descriptions.items():
-        reporting.emit(f"{name.ljust(width)}  {text}")
+        console.emit(f"{name.ljust(width)}  {text}")
     return 0

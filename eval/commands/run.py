@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from eval import reporting
+from ragpoison.eval import console
 
 HELP = "run every cell of an experiment config"
 
@@ -27,9 +27,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run the sweep, write summary.csv, trials.parquet and manifest.json, print the table."""
-    from eval.config import load_configs
-    from eval.sweep import run_sweep
-    from rag.errors import InputError
+    from ragpoison.eval.config import load_configs
+    from ragpoison.eval.sweep import run_sweep
+    from ragpoison.rag.errors import InputError
 
     if args.ray_address is not None and args.executor != "ray":
         raise InputError("a cluster address needs --executor ray", field="--ray-address")
@@ -37,8 +37,8 @@ def run(args: argparse.Namespace) -> int:
                            {"corpus": args.corpus, "questions": args.questions, "targets": args.targets})
     out = Path(args.out) if args.out else Path("runs") / Path(args.config).stem
     results = run_sweep(configs, out, resume=args.resume, executor=args.executor, address=args.ray_address,
-                        progress=reporting.progress, progress_bar=not args.no_progress)
+                        progress=console.progress, progress_bar=not args.no_progress)
     paths = results.write(out)
-    reporting.emit(reporting.summary_table(results.summary))
-    reporting.emit(f"\nwrote {paths['summary']}, {paths['trials']}, {paths['manifest']}")
+    console.emit(console.summary_table(results.summary))
+    console.emit(f"\nwrote {paths['summary']}, {paths['trials']}, {paths['manifest']}")
     return 0

@@ -7,8 +7,8 @@ import shlex
 import signal
 import time
 
-from eval import reporting
-from rag.errors import InputError
+from ragpoison.eval import console
+from ragpoison.rag.errors import InputError
 
 HELP = "start vllm serve on a model directory, print its base URL, stop it cleanly on Ctrl-C"
 
@@ -40,8 +40,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Start the server, print the base URL once healthy, and stop it on Ctrl-C or SIGTERM."""
-    from eval.vllm_server import VLLMServer, free_port
-    from rag.generators.model_dir import check_model_dir
+    from ragpoison.eval.vllm_server import VLLMServer, free_port
+    from ragpoison.rag.generators.model_dir import check_model_dir
 
     model_dir = check_model_dir(args.model_dir, "MODEL_DIR")
     try:
@@ -55,17 +55,17 @@ def run(args: argparse.Namespace) -> int:
     previous = signal.signal(signal.SIGTERM, _raise_stop)
     try:
         server.start()
-        reporting.progress(f"starting vllm serve on {model_dir} (port {server.port}, seed {server.seed})")
+        console.progress(f"starting vllm serve on {model_dir} (port {server.port}, seed {server.seed})")
         server.wait_healthy(args.startup_timeout)
-        reporting.emit(server.base_url)
-        reporting.progress(f"serving {server.name!r} at {server.base_url}; Ctrl-C stops it")
+        console.emit(server.base_url)
+        console.progress(f"serving {server.name!r} at {server.base_url}; Ctrl-C stops it")
         while not server.exited():
             time.sleep(0.5)
-        reporting.error(f"vllm serve exited on its own with code {server.stop()}")
+        console.error(f"vllm serve exited on its own with code {server.stop()}")
         return 1
     except (KeyboardInterrupt, _Stop):
         code = server.stop(args.stop_timeout)
-        reporting.progress(f"stopped vllm serve (exit code {code})")
+        console.progress(f"stopped vllm serve (exit code {code})")
         return 0
     finally:
         server.stop(args.stop_timeout)

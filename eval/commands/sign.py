@@ -6,8 +6,8 @@ import argparse
 import json
 from pathlib import Path
 
-from eval import reporting
-from rag.errors import InputError
+from ragpoison.eval import console
+from ragpoison.rag.errors import InputError
 
 HELP = "sign every passage of a MedRAG corpus (Ed25519 over content and metadata) into a signed copy"
 
@@ -24,7 +24,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def signer_from_args(args: argparse.Namespace):
     """The private key named by --key or --key-env (default variable RAGPOISON_SIGNING_KEY)."""
-    from rag.signing import DEFAULT_KEY_ENV, load_signer
+    from ragpoison.rag.signing import DEFAULT_KEY_ENV, load_signer
 
     env = args.key_env or DEFAULT_KEY_ENV
     signer = load_signer(args.key, None if args.key else env, field="--key")
@@ -36,7 +36,7 @@ def signer_from_args(args: argparse.Namespace):
 
 def signed_records(file: Path, signer, corpus: dict) -> list[str]:
     """The lines of one corpus file with provenance made explicit and a signature added."""
-    from rag.signing import SIGNATURE_FIELD
+    from ragpoison.rag.signing import SIGNATURE_FIELD
 
     lines = []
     for raw in file.read_text(encoding="utf-8").splitlines():
@@ -56,9 +56,9 @@ def signed_records(file: Path, signer, corpus: dict) -> list[str]:
 
 def run(args: argparse.Namespace) -> int:
     """Validate the whole corpus, then write the signed copy file by file (each atomically)."""
-    from eval.results import atomic_write
-    from rag.loaders import corpus_files, load_corpus
-    from rag.signing import SIGNATURE_FIELD
+    from ragpoison.eval.results import atomic_write
+    from ragpoison.rag.loaders import corpus_files, load_corpus
+    from ragpoison.rag.signing import SIGNATURE_FIELD
 
     signer = signer_from_args(args)
     source = Path(args.corpus)
@@ -76,5 +76,5 @@ def run(args: argparse.Namespace) -> int:
         target = out / file.relative_to(source) if source.is_dir() else out
         lines = signed_records(file, signer, corpus)
         atomic_write(target, lambda p, lines=lines: p.write_text("\n".join(lines) + "\n", encoding="utf-8"))
-    reporting.emit(f"signed {len(corpus)} passages in {len(files)} file(s) with key {signer.key_id}; wrote {out}")
+    console.emit(f"signed {len(corpus)} passages in {len(files)} file(s) with key {signer.key_id}; wrote {out}")
     return 0

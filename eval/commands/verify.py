@@ -7,8 +7,8 @@ import functools
 import json
 from pathlib import Path
 
-from eval import reporting
-from rag.errors import InputError
+from ragpoison.eval import console
+from ragpoison.rag.errors import InputError
 
 HELP = "verify the signature of every passage of a MedRAG corpus (exit 1 if any fails)"
 
@@ -42,13 +42,13 @@ def _lines(file: str) -> list[str]:
 
 def run(args: argparse.Namespace) -> int:
     """List each failing passage as file:line, id and reason; 0 when all verify, 1 otherwise."""
-    from rag.loaders import iter_medrag
-    from rag.signing import Verifier, load_public_key
+    from ragpoison.rag.loaders import iter_medrag
+    from ragpoison.rag.signing import Verifier, load_public_key
 
     if args.public_key:
         public = load_public_key(args.public_key, field="--public-key")
     else:
-        from eval.commands.sign import signer_from_args
+        from ragpoison.eval.commands.sign import signer_from_args
 
         public = signer_from_args(args).public_key
     verifier = Verifier([public])
@@ -63,8 +63,8 @@ def run(args: argparse.Namespace) -> int:
     if total == 0:
         raise InputError("corpus is empty", path=args.corpus)
     for line in failures[: args.max_report]:
-        reporting.emit(line)
+        console.emit(line)
     if len(failures) > args.max_report:
-        reporting.emit(f"... and {len(failures) - args.max_report} more")
-    reporting.emit(f"{total - len(failures)} of {total} passages verify under key {verifier.key_ids[0]}")
+        console.emit(f"... and {len(failures) - args.max_report} more")
+    console.emit(f"{total - len(failures)} of {total} passages verify under key {verifier.key_ids[0]}")
     return 1 if failures else 0

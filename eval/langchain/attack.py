@@ -10,15 +10,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from eval.langchain.documents import document_passage, passage_document
-from eval.langchain.journal import Journal, delete_exactly, describe_store, present_ids
-from eval.results import summarize
-from poisoning.attacks.base import AttackContext, Poison
-from poisoning.defenses.base import Candidate, Defense, apply_chain
-from rag.errors import InputError
-from rag.generators.base import Generator, ReaderInput
-from rag.registry import ATTACKS, GENERATORS
-from rag.types import Corpus, Question, Target
+from ragpoison.eval.langchain.documents import document_passage, passage_document
+from ragpoison.eval.langchain.journal import Journal, delete_exactly, describe_store, present_ids
+from ragpoison.eval.results import summarize
+from ragpoison.poisoning.attacks.base import AttackContext, Poison
+from ragpoison.poisoning.defenses.base import Candidate, Defense, apply_chain
+from ragpoison.rag.errors import InputError
+from ragpoison.rag.generators.base import Generator, ReaderInput
+from ragpoison.rag.registry import ATTACKS, GENERATORS
+from ragpoison.rag.types import Corpus, Question, Target
 
 
 @contextmanager

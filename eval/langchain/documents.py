@@ -7,9 +7,8 @@ from typing import Any
 
 from langchain_core.documents import Document
 from langchain_core.embeddings import Embeddings
-
-from rag.embedders.base import Embedder
-from rag.retrievers.base import passage_text
+from ragpoison.rag.embedders.base import Embedder
+from ragpoison.rag.retrievers.base import passage_text
 
 # Passage fields carried in a document's metadata; the text is the page content.
 METADATA_FIELDS = ("title", "source", "published", "reference")
@@ -41,7 +40,7 @@ class EmbedderEmbeddings(Embeddings):
 
     def __init__(self, embedder: Embedder | None = None) -> None:
         if embedder is None:
-            from rag.embedders.sentence_transformers import SentenceTransformersEmbedder
+            from ragpoison.rag.embedders.sentence_transformers import SentenceTransformersEmbedder
 
             embedder = SentenceTransformersEmbedder()
         self.embedder = embedder

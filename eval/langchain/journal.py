@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from rag.errors import InputError
+from ragpoison.rag.errors import InputError
 
 FORMAT = "ragpoison-journal/1"
 

@@ -9,10 +9,9 @@ from langchain_core.callbacks import CallbackManagerForRetrieverRun
 from langchain_core.documents import Document
 from langchain_core.retrievers import BaseRetriever
 from pydantic import ConfigDict, Field
-
-from eval.langchain.documents import document_passage, passage_document
-from poisoning.defenses.base import Candidate, Defense, apply_chain
-from rag.types import Question
+from ragpoison.eval.langchain.documents import document_passage, passage_document
+from ragpoison.poisoning.defenses.base import Candidate, Defense, apply_chain
+from ragpoison.rag.types import Question
 
 
 def query_question(query: str) -> Question:
@@ -56,9 +55,9 @@ class DefendedRetriever(BaseRetriever):
 
         ``data`` overrides the config's corpus, questions and targets paths as ``--corpus`` etc. do.
         """
-        from eval.config import load_config
-        from eval.stack import build_defense_chain, build_stack, load_inputs
-        from poisoning.defenses.base import DefenseContext
+        from ragpoison.eval.config import load_config
+        from ragpoison.eval.stack import build_defense_chain, build_stack, load_inputs
+        from ragpoison.poisoning.defenses.base import DefenseContext
 
         experiment = load_config(config, list(overrides), data)
         inputs = load_inputs(experiment)
@@ -92,7 +91,7 @@ class DefendedLangChainRetriever(BaseRetriever):
 def defend(retriever: BaseRetriever, defenses: list[Defense] | str) -> DefendedLangChainRetriever:
     """Wrap a user's retriever with a defense chain (a list of defenses, or a name like 'provenance')."""
     if isinstance(defenses, str):
-        from eval.stack import build_defense_chain
+        from ragpoison.eval.stack import build_defense_chain
 
         defenses = build_defense_chain(defenses, {})
     return DefendedLangChainRetriever(base=retriever, defenses=list(defenses))

@@ -8,8 +8,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from rag.plugin import Plugin
-from rag.types import Corpus, Question, Target
+from ragpoison.rag.plugin import Plugin
+from ragpoison.rag.types import Corpus, Question, Target
 
 
 @dataclass(frozen=True)

@@ -21,13 +21,12 @@ from typing import Literal
 
 import numpy as np
 from pydantic import Field
-
-from poisoning.attacks import clinical_edits as ce
-from poisoning.attacks.base import Attack, AttackContext, Poison, poison_id
-from rag.generators.text import sentences, tokens
-from rag.plugin import Params
-from rag.registry import ATTACKS
-from rag.retrievers.base import passage_text
+from ragpoison.poisoning.attacks import _clinical_edits as ce
+from ragpoison.poisoning.attacks.base import Attack, AttackContext, Poison, poison_id
+from ragpoison.rag.generators.text import sentences, tokens
+from ragpoison.rag.plugin import Params
+from ragpoison.rag.registry import ATTACKS
+from ragpoison.rag.retrievers.base import passage_text
 
 Operation = Literal["substitute", "dose", "contraindication", "negation"]
 

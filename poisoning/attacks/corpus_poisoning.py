@@ -17,12 +17,11 @@ from typing import Literal
 
 import numpy as np
 from pydantic import Field
-
-from poisoning.attacks.base import Attack, AttackContext, Poison, poison_id
-from poisoning.attacks.hotflip import FlipProblem, HotFlip, sentence_model
-from poisoning.attacks.slots import web_metadata
-from rag.plugin import Params
-from rag.registry import ATTACKS
+from ragpoison.poisoning.attacks._hotflip import FlipProblem, HotFlip, sentence_model
+from ragpoison.poisoning.attacks._slots import web_metadata
+from ragpoison.poisoning.attacks.base import Attack, AttackContext, Poison, poison_id
+from ragpoison.rag.plugin import Params
+from ragpoison.rag.registry import ATTACKS
 
 
 class CorpusPoisoningParams(Params):

@@ -11,14 +11,13 @@ import random
 from typing import Literal
 
 from pydantic import Field
-
-from poisoning.attacks.base import Attack, AttackContext, Poison
-from poisoning.attacks.hotflip import FlipProblem, HotFlip, sentence_model
-from poisoning.attacks.slots import Slot, plan_slots, web_metadata
-from poisoning.attacks.writers import make_writer
-from rag.paraphrase import paraphrase
-from rag.plugin import Params
-from rag.registry import ATTACKS
+from ragpoison.poisoning.attacks._hotflip import FlipProblem, HotFlip, sentence_model
+from ragpoison.poisoning.attacks._slots import Slot, plan_slots, web_metadata
+from ragpoison.poisoning.attacks._writers import make_writer
+from ragpoison.poisoning.attacks.base import Attack, AttackContext, Poison
+from ragpoison.rag.paraphrase import paraphrase
+from ragpoison.rag.plugin import Params
+from ragpoison.rag.registry import ATTACKS
 
 __all__ = ["PoisonedRAGBlackBox", "PoisonedRAGWhiteBox", "web_metadata"]
 

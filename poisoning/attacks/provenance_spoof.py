@@ -12,12 +12,11 @@ import re
 from datetime import date, timedelta
 
 from pydantic import Field
-
-from poisoning.attacks.base import Attack, AttackContext, Poison
-from poisoning.attacks.poisonedrag import Writer, write_texts
-from poisoning.attacks.slots import plan_slots
-from rag.plugin import Params
-from rag.registry import ATTACKS
+from ragpoison.poisoning.attacks._slots import plan_slots
+from ragpoison.poisoning.attacks.base import Attack, AttackContext, Poison
+from ragpoison.poisoning.attacks.poisonedrag import Writer, write_texts
+from ragpoison.rag.plugin import Params
+from ragpoison.rag.registry import ATTACKS
 
 _PMID = re.compile(r"^(?P<prefix>PMID:\s?)(?P<number>\d{6,9})$", re.IGNORECASE)
 _TITLES = (

@@ -18,14 +18,13 @@ from __future__ import annotations
 
 import numpy as np
 from pydantic import Field
-
-from poisoning.attacks.base import Attack, AttackContext, Poison
-from poisoning.attacks.poisonedrag import Writer, write_texts
-from poisoning.attacks.slots import plan_slots, web_metadata
-from rag.generators.text import STOPWORDS
-from rag.plugin import Params
-from rag.registry import ATTACKS
-from rag.retrievers.base import passage_text
+from ragpoison.poisoning.attacks._slots import plan_slots, web_metadata
+from ragpoison.poisoning.attacks.base import Attack, AttackContext, Poison
+from ragpoison.poisoning.attacks.poisonedrag import Writer, write_texts
+from ragpoison.rag.generators.text import STOPWORDS
+from ragpoison.rag.plugin import Params
+from ragpoison.rag.registry import ATTACKS
+from ragpoison.rag.retrievers.base import passage_text
 
 # Off-topic on purpose: a trigger that shares no words with clinical text moves a triggered question towards
 # a region of embedding space the clean corpus leaves empty, and a plain question away from the poison.

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import numpy as np
-
-from poisoning.defenses.base import Candidate, DefenseContext
-from rag.retrievers.base import passage_text
+from ragpoison.poisoning.defenses.base import Candidate, DefenseContext
+from ragpoison.rag.retrievers.base import passage_text
 
 
 class Embedded:

@@ -7,8 +7,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from rag.plugin import Plugin
-from rag.types import Answer, Question
+from ragpoison.rag.plugin import Plugin
+from ragpoison.rag.types import Answer, Question
 
 
 @dataclass(frozen=True)

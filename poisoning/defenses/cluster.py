@@ -10,13 +10,12 @@ import itertools
 
 import numpy as np
 from pydantic import Field
-
-from poisoning.defenses._embedding import Embedded
-from poisoning.defenses.base import Candidate, Defense, DefenseContext
-from poisoning.textsim import rouge_l
-from rag.plugin import Params
-from rag.registry import DEFENSES
-from rag.types import Question
+from ragpoison.poisoning.defenses._embedding import Embedded
+from ragpoison.poisoning.defenses.base import Candidate, Defense, DefenseContext
+from ragpoison.poisoning.textsim import rouge_l
+from ragpoison.rag.plugin import Params
+from ragpoison.rag.registry import DEFENSES
+from ragpoison.rag.types import Question
 
 
 class ClusterParams(Params):

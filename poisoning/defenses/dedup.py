@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from pydantic import Field
-
-from poisoning.defenses._embedding import Embedded
-from poisoning.defenses.base import Candidate, Defense, DefenseContext
-from poisoning.textsim import MinHasher
-from rag.plugin import Params
-from rag.registry import DEFENSES
-from rag.types import Question
+from ragpoison.poisoning.defenses._embedding import Embedded
+from ragpoison.poisoning.defenses.base import Candidate, Defense, DefenseContext
+from ragpoison.poisoning.textsim import MinHasher
+from ragpoison.rag.plugin import Params
+from ragpoison.rag.registry import DEFENSES
+from ragpoison.rag.types import Question
 
 
 class DedupParams(Params):

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from pydantic import Field
-
-from poisoning.defenses.base import Candidate, Defense
-from rag.plugin import Params
-from rag.registry import DEFENSES
-from rag.types import Question
+from ragpoison.poisoning.defenses.base import Candidate, Defense
+from ragpoison.rag.plugin import Params
+from ragpoison.rag.registry import DEFENSES
+from ragpoison.rag.types import Question
 
 
 class ExpansionParams(Params):

@@ -15,12 +15,11 @@ import random
 
 import numpy as np
 from pydantic import Field
-
-from poisoning.defenses.base import Candidate, Defense, DefenseContext
-from poisoning.lm.base import PerplexityScorer
-from rag.plugin import Params
-from rag.registry import DEFENSES
-from rag.types import Question
+from ragpoison.poisoning.defenses.base import Candidate, Defense, DefenseContext
+from ragpoison.poisoning.lm.base import PerplexityScorer
+from ragpoison.rag.plugin import Params
+from ragpoison.rag.registry import DEFENSES
+from ragpoison.rag.types import Question
 
 
 class PerplexityParams(Params):
@@ -51,7 +50,7 @@ class PerplexityFilter(Defense):
         ids = sorted(context.corpus)
         rng = random.Random(f"{context.seed}:perplexity")
         if self.params.model is not None:
-            from poisoning.lm.causal import CausalLMScorer
+            from ragpoison.poisoning.lm.causal import CausalLMScorer
 
             self._scorers = [CausalLMScorer(self.params.model, device=self.params.device,
                                             max_length=self.params.max_length)]
@@ -62,7 +61,7 @@ class PerplexityFilter(Defense):
         self.threshold = float(np.quantile(clean, 1 - self.params.fpr, method="higher"))
 
     def _cross_fitted(self, context: DefenseContext, ids: list[str], rng: random.Random) -> list[PerplexityScorer]:
-        from poisoning.lm.ngram import NgramScorer
+        from ragpoison.poisoning.lm.ngram import NgramScorer
 
         train = ids if self.params.train_size is None or len(ids) <= self.params.train_size \
             else sorted(rng.sample(ids, self.params.train_size))

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from poisoning.defenses.base import Candidate, Defense, DefenseContext
-from rag.errors import InputError
-from rag.plugin import Params
-from rag.registry import DEFENSES
-from rag.signing import DEFAULT_KEY_ENV, SIGNATURE_FIELD, Signer, Verifier, load_public_key, load_signer
-from rag.types import Question
+from ragpoison.poisoning.defenses.base import Candidate, Defense, DefenseContext
+from ragpoison.rag.errors import InputError
+from ragpoison.rag.plugin import Params
+from ragpoison.rag.registry import DEFENSES
+from ragpoison.rag.signing import DEFAULT_KEY_ENV, SIGNATURE_FIELD, Signer, Verifier, load_public_key, load_signer
+from ragpoison.rag.types import Question
 
 
 class SignedProvenanceParams(Params):

@@ -16,12 +16,11 @@ from collections.abc import Callable, Sequence
 from typing import Any, Literal
 
 from pydantic import Field
-
-from poisoning.defenses.base import Candidate, Defense
-from rag.generators.base import ReaderInput
-from rag.plugin import Params
-from rag.registry import DEFENSES
-from rag.types import UNPARSED, Answer, Question
+from ragpoison.poisoning.defenses.base import Candidate, Defense
+from ragpoison.rag.generators.base import ReaderInput
+from ragpoison.rag.plugin import Params
+from ragpoison.rag.registry import DEFENSES
+from ragpoison.rag.types import UNPARSED, Answer, Question
 
 Vote = str | None  # an option letter, or None for a passage that abstains
 

@@ -10,15 +10,14 @@ import random
 
 import numpy as np
 from pydantic import Field
-
-from poisoning.defenses._embedding import Embedded
-from poisoning.defenses.base import Candidate, Defense, DefenseContext
-from rag.errors import InputError
-from rag.generators.text import sentences
-from rag.plugin import Params
-from rag.registry import DEFENSES
-from rag.retrievers.base import passage_text
-from rag.types import Question
+from ragpoison.poisoning.defenses._embedding import Embedded
+from ragpoison.poisoning.defenses.base import Candidate, Defense, DefenseContext
+from ragpoison.rag.errors import InputError
+from ragpoison.rag.generators.text import sentences
+from ragpoison.rag.plugin import Params
+from ragpoison.rag.registry import DEFENSES
+from ragpoison.rag.retrievers.base import passage_text
+from ragpoison.rag.types import Question
 
 
 class SimilarityOutlierParams(Params):

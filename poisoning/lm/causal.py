@@ -7,8 +7,8 @@ import os
 from functools import cached_property
 from pathlib import Path
 
-from poisoning.lm.base import PerplexityScorer
-from rag.errors import InputError
+from ragpoison.poisoning.lm.base import PerplexityScorer
+from ragpoison.rag.errors import InputError
 
 
 class CausalLMScorer(PerplexityScorer):

@@ -6,7 +6,7 @@ import math
 import re
 from collections import Counter, defaultdict
 
-from poisoning.lm.base import PerplexityScorer
+from ragpoison.poisoning.lm.base import PerplexityScorer
 
 _TOKEN = re.compile(r"[a-z]+|[0-9]+(?:\.[0-9]+)?|[^\sa-z0-9]")
 BOS, EOS = "<s>", "</s>"

@@ -5,8 +5,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 
 import numpy as np
-
-from rag.plugin import Plugin
+from ragpoison.rag.plugin import Plugin
 
 
 class Embedder(Plugin, ABC):

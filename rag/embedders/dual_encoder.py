@@ -8,13 +8,12 @@ from pathlib import Path
 from typing import Literal
 
 import numpy as np
-
-from rag.embedders.base import Embedder
-from rag.embedders.cache import EmbeddingCache, text_key
-from rag.embedders.sentence_transformers import default_cache_dir, model_fingerprint
-from rag.errors import InputError
-from rag.plugin import Params
-from rag.registry import EMBEDDERS
+from ragpoison.rag.embedders.base import Embedder
+from ragpoison.rag.embedders.cache import EmbeddingCache, text_key
+from ragpoison.rag.embedders.sentence_transformers import default_cache_dir, model_fingerprint
+from ragpoison.rag.errors import InputError
+from ragpoison.rag.plugin import Params
+from ragpoison.rag.registry import EMBEDDERS
 
 
 class DualEncoderParams(Params):

@@ -8,12 +8,11 @@ from functools import cached_property
 from pathlib import Path
 
 import numpy as np
-
-from rag.embedders.base import Embedder
-from rag.embedders.cache import EmbeddingCache, text_key
-from rag.errors import InputError
-from rag.plugin import Params
-from rag.registry import EMBEDDERS
+from ragpoison.rag.embedders.base import Embedder
+from ragpoison.rag.embedders.cache import EmbeddingCache, text_key
+from ragpoison.rag.errors import InputError
+from ragpoison.rag.plugin import Params
+from ragpoison.rag.registry import EMBEDDERS
 
 
 def bundled_model_path() -> Path:

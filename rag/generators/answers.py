@@ -10,7 +10,7 @@ import json
 import re
 from collections.abc import Collection
 
-from rag.types import UNPARSED, Answer, Question
+from ragpoison.rag.types import UNPARSED, Answer, Question
 
 _JSON_OBJECT = re.compile(r"\{.*?\}", re.DOTALL)
 _ANSWER_FIELD = re.compile(r'"answer_choice"\s*:\s*"\s*\(?([A-Z])(?![A-Za-z0-9])')

@@ -5,8 +5,8 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 
-from rag.plugin import Plugin
-from rag.types import Answer, Corpus, Question
+from ragpoison.rag.plugin import Plugin
+from ragpoison.rag.types import Answer, Corpus, Question
 
 
 @dataclass(frozen=True)

@@ -8,12 +8,11 @@ from collections import Counter
 
 import numpy as np
 from pydantic import Field
-
-from rag.generators.base import Generator, ReaderInput
-from rag.generators.text import is_negated, polar_tokens, sentences, tokens
-from rag.plugin import Params
-from rag.registry import GENERATORS
-from rag.types import Answer, Corpus
+from ragpoison.rag.generators.base import Generator, ReaderInput
+from ragpoison.rag.generators.text import is_negated, polar_tokens, sentences, tokens
+from ragpoison.rag.plugin import Params
+from ragpoison.rag.registry import GENERATORS
+from ragpoison.rag.types import Answer, Corpus
 
 
 class ExtractiveParams(Params):

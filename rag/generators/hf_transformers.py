@@ -7,15 +7,14 @@ from functools import cached_property
 from typing import Literal
 
 from pydantic import Field
-
-from rag.errors import InputError
-from rag.generators.answers import parse_choice
-from rag.generators.llm import Generation, LLMGenerator, LLMParams, Request
-from rag.generators.model_dir import check_model_dir, model_dir_sha256
-from rag.generators.prompts import Prompt, render_prompt
-from rag.generators.runtime import hardware, has_module
-from rag.registry import GENERATORS
-from rag.types import UNPARSED
+from ragpoison.rag.errors import InputError
+from ragpoison.rag.generators.answers import parse_choice
+from ragpoison.rag.generators.llm import Generation, LLMGenerator, LLMParams, Request
+from ragpoison.rag.generators.model_dir import check_model_dir, model_dir_sha256
+from ragpoison.rag.generators.prompts import Prompt, render_prompt
+from ragpoison.rag.generators.runtime import hardware, has_module
+from ragpoison.rag.registry import GENERATORS
+from ragpoison.rag.types import UNPARSED
 
 FIELD = "generator.params.model"
 # After a free-text chain of thought, the answer letter is decoded restricted to the options behind this cue.

@@ -8,13 +8,12 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from pydantic import Field
-
-from rag.generators.answers import choice_answer, open_answer
-from rag.generators.base import Generator, ReaderInput
-from rag.generators.prompts import Prompt, answer_schema, reader_prompt
-from rag.generators.runtime import package_version
-from rag.plugin import Params
-from rag.types import Answer
+from ragpoison.rag.generators.answers import choice_answer, open_answer
+from ragpoison.rag.generators.base import Generator, ReaderInput
+from ragpoison.rag.generators.prompts import Prompt, answer_schema, reader_prompt
+from ragpoison.rag.generators.runtime import package_version
+from ragpoison.rag.plugin import Params
+from ragpoison.rag.types import Answer
 
 
 class LLMParams(Params):

@@ -11,7 +11,7 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from rag.errors import InputError
+from ragpoison.rag.errors import InputError
 
 WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".gguf")
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer.model", "vocab.json", "tokenizer_config.json")
@@ -42,7 +42,7 @@ def _signature(folder: Path, files: list[Path]) -> str:
 
 def model_dir_sha256(path: str | Path, cache_dir: Path | None = None) -> str:
     """sha256 over every file's relative name and bytes; cached by (names, sizes, mtimes) since weights are large."""
-    from rag.embedders.sentence_transformers import default_cache_dir
+    from ragpoison.rag.embedders.sentence_transformers import default_cache_dir
 
     folder = Path(path).resolve()
     files = _files(folder)

@@ -8,13 +8,12 @@ from pathlib import Path
 from typing import Literal
 
 from pydantic import Field
-
-from rag.errors import InputError
-from rag.generators.llm import Generation, LLMGenerator, LLMParams, Request
-from rag.generators.model_dir import model_dir_sha256
-from rag.generators.openai_http import OpenAIClient
-from rag.generators.prompts import answer_schema
-from rag.registry import GENERATORS
+from ragpoison.rag.errors import InputError
+from ragpoison.rag.generators.llm import Generation, LLMGenerator, LLMParams, Request
+from ragpoison.rag.generators.model_dir import model_dir_sha256
+from ragpoison.rag.generators.openai_http import OpenAIClient
+from ragpoison.rag.generators.prompts import answer_schema
+from ragpoison.rag.registry import GENERATORS
 
 
 class OpenAIParams(LLMParams):

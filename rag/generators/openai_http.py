@@ -9,7 +9,7 @@ import time
 import urllib.error
 import urllib.request
 
-from rag.errors import InputError
+from ragpoison.rag.errors import InputError
 
 # Statuses worth another try: rate limiting and a server that is overloaded, restarting or still loading.
 RETRY_STATUS = frozenset({408, 409, 425, 429, 500, 502, 503, 504})

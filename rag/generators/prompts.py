@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from rag.generators.base import ReaderInput
+from ragpoison.rag.generators.base import ReaderInput
 
 # MedRAG (Xiong et al., 2024), "general_medrag": its system prompt and user template, word for word.
 MEDRAG_COT_SYSTEM = (

@@ -8,7 +8,7 @@ import platform
 import re
 from importlib import metadata
 
-from rag.errors import InputError
+from ragpoison.rag.errors import InputError
 
 VLLM_HINT = "pip install vllm==0.25.0 on a CUDA machine (vllm 0.25.0 pins torch 2.11.0)"
 # Environment variables that decide whether vLLM's outputs repeat run to run (see its reproducibility notes).
@@ -95,7 +95,7 @@ def determinism_env() -> dict[str, str | None]:
 
 def generator_provenance(kind: str, params: dict) -> dict:
     """The manifest's generator entry: a fresh (unloaded) generator describes itself; errors are recorded."""
-    from rag.registry import GENERATORS
+    from ragpoison.rag.registry import GENERATORS
 
     try:
         return GENERATORS.create(kind, params, key="generator.kind").provenance()

@@ -6,13 +6,12 @@ import os
 from functools import cached_property
 
 from pydantic import Field
-
-from rag.errors import InputError
-from rag.generators.llm import Generation, LLMGenerator, LLMParams, Request
-from rag.generators.model_dir import check_model_dir, model_dir_sha256
-from rag.generators.prompts import render_prompt
-from rag.generators.runtime import determinism_env, hardware, package_version, require_vllm
-from rag.registry import GENERATORS
+from ragpoison.rag.errors import InputError
+from ragpoison.rag.generators.llm import Generation, LLMGenerator, LLMParams, Request
+from ragpoison.rag.generators.model_dir import check_model_dir, model_dir_sha256
+from ragpoison.rag.generators.prompts import render_prompt
+from ragpoison.rag.generators.runtime import determinism_env, hardware, package_version, require_vllm
+from ragpoison.rag.registry import GENERATORS
 
 FIELD = "generator.params.model"
 

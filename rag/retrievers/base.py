@@ -5,8 +5,8 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from typing import ClassVar
 
-from rag.plugin import Plugin
-from rag.types import Corpus, Queries, Run
+from ragpoison.rag.plugin import Plugin
+from ragpoison.rag.types import Corpus, Queries, Run
 
 
 def passage_text(passage: dict[str, str]) -> str:

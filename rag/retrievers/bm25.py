@@ -9,11 +9,10 @@ from functools import cached_property
 from typing import Literal
 
 import numpy as np
-
-from rag.plugin import Params
-from rag.registry import RETRIEVERS
-from rag.retrievers.base import Retriever, passage_text
-from rag.types import Corpus, Queries, Run
+from ragpoison.rag.plugin import Params
+from ragpoison.rag.registry import RETRIEVERS
+from ragpoison.rag.retrievers.base import Retriever, passage_text
+from ragpoison.rag.types import Corpus, Queries, Run
 
 WORD = re.compile(r"\w+")
 

@@ -7,13 +7,12 @@ from collections.abc import Iterator, Mapping
 from itertools import islice
 
 import numpy as np
-
-from rag.embedders.base import Embedder
-from rag.plugin import Params
-from rag.registry import RETRIEVERS
-from rag.retrievers.base import Retriever, passage_text
-from rag.stores.base import VectorStore
-from rag.types import Corpus, Queries, Run
+from ragpoison.rag.embedders.base import Embedder
+from ragpoison.rag.plugin import Params
+from ragpoison.rag.registry import RETRIEVERS
+from ragpoison.rag.retrievers.base import Retriever, passage_text
+from ragpoison.rag.stores.base import VectorStore
+from ragpoison.rag.types import Corpus, Queries, Run
 
 
 class DenseParams(Params):

@@ -5,14 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from pydantic import Field
-
-from rag.embedders.base import Embedder
-from rag.errors import InputError
-from rag.plugin import Params
-from rag.registry import RETRIEVERS
-from rag.retrievers.base import Retriever
-from rag.stores.base import VectorStore
-from rag.types import Corpus, Queries, Run
+from ragpoison.rag.embedders.base import Embedder
+from ragpoison.rag.errors import InputError
+from ragpoison.rag.plugin import Params
+from ragpoison.rag.registry import RETRIEVERS
+from ragpoison.rag.retrievers.base import Retriever
+from ragpoison.rag.stores.base import VectorStore
+from ragpoison.rag.types import Corpus, Queries, Run
 
 
 class HybridParams(Params):

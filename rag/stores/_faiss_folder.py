@@ -8,7 +8,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from rag.errors import InputError
+from ragpoison.rag.errors import InputError
 
 FORMAT = "ragpoison-faiss/1"
 RECORD = "ragpoison-index.json"
@@ -48,7 +48,7 @@ class FaissFolder:
             if self.path.is_dir() and any(self.path.glob("*.pkl")):
                 raise InputError("holds a pickled index (LangChain's FAISS format?); ragpoison never unpickles an "
                                  "index it did not build: load it in your own code and attack it through "
-                                 "eval.langchain, or point store.params.path at a new folder", path=self.path,
+                                 "ragpoison.eval.langchain, or point store.params.path at a new folder", path=self.path,
                                  field=FIELD)
             return None
         try:

@@ -11,11 +11,10 @@ from functools import cached_property
 from pathlib import Path
 
 import numpy as np
-
-from rag.errors import InputError
-from rag.plugin import Params
-from rag.registry import STORES
-from rag.stores.base import VectorStore
+from ragpoison.rag.errors import InputError
+from ragpoison.rag.plugin import Params
+from ragpoison.rag.registry import STORES
+from ragpoison.rag.stores.base import VectorStore
 
 SEQ = "ragpoison_seq"
 
@@ -83,7 +82,7 @@ class ChromaStore(VectorStore):
 
     @cached_property
     def _path(self) -> Path:
-        from rag.embedders.sentence_transformers import default_cache_dir
+        from ragpoison.rag.embedders.sentence_transformers import default_cache_dir
 
         return Path(self.params.path) if self.params.path else default_cache_dir() / "chroma"
 
@@ -129,7 +128,7 @@ class ChromaStore(VectorStore):
         import fcntl
 
         if self.params.host:
-            from rag.embedders.sentence_transformers import default_cache_dir
+            from ragpoison.rag.embedders.sentence_transformers import default_cache_dir
 
             folder = default_cache_dir() / "chroma-locks"
             key = f"{self.params.host}:{self.params.port}/{name}"
@@ -173,7 +172,7 @@ class ChromaStore(VectorStore):
             field = "store.params.collection"
             if "ragpoison_model" not in built:
                 raise InputError(f"collection {name!r} in the {self.where} was not built by ragpoison; name another "
-                                 "one (attack a collection of your own through eval.langchain)", field=field)
+                                 "one (attack a collection of your own through ragpoison.eval.langchain)", field=field)
             if built["ragpoison_model"] != model or built.get("ragpoison_dim") != self.dim:
                 raise InputError(f"collection {name!r} was built with embedding model {built['ragpoison_model']} "
                                  f"(dimension {built.get('ragpoison_dim')}); this run embeds with {model} "

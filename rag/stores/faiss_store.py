@@ -6,11 +6,10 @@ import math
 from typing import Literal
 
 import numpy as np
-
-from rag.plugin import Params
-from rag.registry import STORES
-from rag.stores._faiss_folder import FaissFolder
-from rag.stores.base import VectorStore
+from ragpoison.rag.plugin import Params
+from ragpoison.rag.registry import STORES
+from ragpoison.rag.stores._faiss_folder import FaissFolder
+from ragpoison.rag.stores.base import VectorStore
 
 
 class FaissParams(Params):

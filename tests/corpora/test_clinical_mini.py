@@ -7,10 +7,9 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-
-from corpora import bundled
-from rag.generators.text import tokens
-from rag.loaders import load_corpus, load_questions, load_targets
+from ragpoison.corpora import bundled
+from ragpoison.rag.generators.text import tokens
+from ragpoison.rag.loaders import load_corpus, load_questions, load_targets
 
 PATHS = bundled("clinical_mini")
 SOURCES = {"pubmed", "statpearls", "textbook", "guideline"}

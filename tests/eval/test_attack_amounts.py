@@ -1,10 +1,9 @@
 """Per-attack poison amounts and the paraphrase retrieval mode as config keys and grid axes."""
 
 import pytest
-
-from eval.config import load_config, load_configs
-from eval.runner import conditions, run_experiment
-from rag.errors import InputError
+from ragpoison.eval.config import load_config, load_configs
+from ragpoison.eval.runner import conditions, run_experiment
+from ragpoison.rag.errors import InputError
 
 
 def _write(tmp_path, text):

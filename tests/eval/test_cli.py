@@ -5,14 +5,13 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-
-from eval.results import SUMMARY_COLUMNS
+from ragpoison.eval.results import SUMMARY_COLUMNS
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def ragpoison(*args, cwd=ROOT):
-    return subprocess.run([sys.executable, "-m", "eval.cli", *map(str, args)], cwd=cwd, capture_output=True,
+    return subprocess.run([sys.executable, "-m", "ragpoison", *map(str, args)], cwd=cwd, capture_output=True,
                           text=True, timeout=600)
 
 

@@ -1,7 +1,6 @@
 import pytest
-
-from eval.config import load_config
-from rag.errors import InputError
+from ragpoison.eval.config import load_config
+from ragpoison.rag.errors import InputError
 
 
 def _write(tmp_path, text):

@@ -1,7 +1,7 @@
-from eval.runner import defend
-from poisoning.defenses.base import Candidate
-from poisoning.defenses.provenance import ProvenanceFilter
-from rag.types import Question
+from ragpoison.eval.runner import defend
+from ragpoison.poisoning.defenses.base import Candidate
+from ragpoison.poisoning.defenses.provenance import ProvenanceFilter
+from ragpoison.rag.types import Question
 
 Q = Question("t/1", "q?", {"A": "a", "B": "b"}, "A")
 

@@ -2,10 +2,10 @@
 
 from pathlib import Path
 
-from eval.cli import main
-from eval.config import load_config
-from eval.runner import check_names, plan_cells
-from rag.registry import ATTACKS, DEFENSES
+from ragpoison.eval.cli import main
+from ragpoison.eval.config import load_config
+from ragpoison.eval.runner import check_names, plan_cells
+from ragpoison.rag.registry import ATTACKS, DEFENSES
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -30,8 +30,7 @@ def test_list_defenses_prints_each_name_with_its_description(capsys):
 
 def test_a_defense_listed_twice_is_refused_rather_than_silently_merged():
     import pytest
-
-    from rag.errors import InputError
+    from ragpoison.rag.errors import InputError
 
     config = load_config(None, ["defenses=[dedup, {name: dedup, params: {max_cosine: 0.9}}]"])
     with pytest.raises(InputError, match="listed twice"):

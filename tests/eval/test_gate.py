@@ -4,8 +4,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
-
-from eval.gate import Thresholds, evaluate
+from ragpoison.eval.gate import Thresholds, evaluate
 
 ROOT = Path(__file__).resolve().parents[2]
 # The default provenance allowlist plus, by mistake, the web: the gate must catch the poison it lets through.
@@ -33,7 +32,7 @@ def test_gate_checks_only_defended_cells_and_names_each_breach():
     assert evaluate(summary, Thresholds(max_flip_rate=1.0)).passed
     assert not evaluate([_row("blackbox", "none")], Thresholds(max_asr=1.0)).passed  # nothing defended
     rate = dict(_row("blackbox", "provenance", asr=0.5), poison_rate=0.01)
-    assert "defense=provenance poison_rate=0.01 retriever" in evaluate([rate], Thresholds(max_asr=0.1)).message()
+    assert "defense=provenance rate=0.01 retriever" in evaluate([rate], Thresholds(max_asr=0.1)).message()
     for bad in (-0.1, 1.5, float("nan")):
         with pytest.raises(ValueError, match="between 0 and 1"):
             Thresholds(max_asr=bad)
@@ -41,7 +40,7 @@ def test_gate_checks_only_defended_cells_and_names_each_breach():
 
 def _check(tiny, out, *args):
     return subprocess.run(
-        [sys.executable, "-m", "eval.cli", "check", str(ROOT / "configs/quickstart.yaml"), "--out", str(out),
+        [sys.executable, "-m", "ragpoison", "check", str(ROOT / "configs/quickstart.yaml"), "--out", str(out),
          "--set", f"data.corpus={tiny['corpus']}", "--set", f"data.questions={tiny['questions']}",
          "--set", f"data.targets={tiny['targets']}", "--set", "fetch_k=8", *args],
         cwd=ROOT, capture_output=True, text=True, timeout=600)

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from ragpoison.eval.cli import main
+from ragpoison.rag.generators.runtime import has_module
 
-from eval.cli import main
-from rag.generators.runtime import has_module
 from tests.chat_server import ChatServer
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -21,7 +21,7 @@ no_vllm = pytest.mark.skipif(has_module("vllm"), reason="vllm is installed here"
 
 
 def ragpoison(*args, env=None, timeout=300):
-    return subprocess.run([sys.executable, "-m", "eval.cli", *map(str, args)], cwd=ROOT, capture_output=True,
+    return subprocess.run([sys.executable, "-m", "ragpoison", *map(str, args)], cwd=ROOT, capture_output=True,
                           text=True, timeout=timeout, env=env)
 
 
@@ -152,7 +152,7 @@ def _alive(pid: int) -> bool:
 @pytest.mark.parametrize("stop_signal", [signal.SIGTERM, signal.SIGINT])
 def test_serve_waits_until_healthy_prints_the_url_and_stops_cleanly(tmp_path, stop_signal):
     model = _model_dir(tmp_path / "tiny-model")
-    proc = subprocess.Popen([sys.executable, "-m", "eval.cli", "serve", str(model), "--port", "0", "--seed", "7",
+    proc = subprocess.Popen([sys.executable, "-m", "ragpoison", "serve", str(model), "--port", "0", "--seed", "7",
                              "--max-model-len", "2048", "--vllm-args=--enforce-eager", "--startup-timeout", "60"],
                             cwd=ROOT, env=_stand_in(tmp_path), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True, preexec_fn=_interruptible)

@@ -3,8 +3,7 @@ import math
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-
-from eval import metrics
+from ragpoison.eval import metrics
 
 
 def test_wilson_interval_known_values():

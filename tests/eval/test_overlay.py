@@ -4,12 +4,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
-from eval.config import load_configs
-from eval.runner import Experiment, asked_questions, cell_trials, craft, plan_cells, retrieve_with_overlay
-from poisoning.attacks.base import Poison
-from rag.registry import RETRIEVERS, STORES
-from rag.retrievers.base import passage_text
+from ragpoison.eval.config import load_configs
+from ragpoison.eval.runner import Experiment, asked_questions, cell_trials, craft, plan_cells, retrieve_with_overlay
+from ragpoison.poisoning.attacks.base import Poison
+from ragpoison.rag.registry import RETRIEVERS, STORES
+from ragpoison.rag.retrievers.base import passage_text
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPTH = 12
@@ -24,7 +23,7 @@ def _experiment(tiny, *overrides) -> Experiment:
 @pytest.fixture(scope="module")
 def uncached():
     """An embedder of its own that reads and writes no cache, so a rebuild embeds everything afresh."""
-    from rag.embedders.sentence_transformers import SentenceTransformersEmbedder
+    from ragpoison.rag.embedders.sentence_transformers import SentenceTransformersEmbedder
 
     return SentenceTransformersEmbedder(SentenceTransformersEmbedder.Params(cache=False))
 

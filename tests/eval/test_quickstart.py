@@ -3,9 +3,8 @@
 from pathlib import Path
 
 import pytest
-
-from eval.config import load_configs
-from eval.sweep import run_sweep
+from ragpoison.eval.config import load_configs
+from ragpoison.eval.sweep import run_sweep
 
 ROOT = Path(__file__).resolve().parents[2]
 

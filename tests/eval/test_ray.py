@@ -7,9 +7,8 @@ from pathlib import Path
 
 import pandas as pd
 import ray  # a dev dependency: without it this module errors rather than skipping
-
-from eval.config import load_configs
-from eval.sweep import run_sweep
+from ragpoison.eval.config import load_configs
+from ragpoison.eval.sweep import run_sweep
 
 ROOT = Path(__file__).resolve().parents[2]
 TIMING = ["defense_ms", "craft_seconds"]
@@ -24,7 +23,7 @@ def _trials(out: Path) -> pd.DataFrame:
 def _cli(tiny, out: Path, *extra: str) -> subprocess.CompletedProcess:
     sets = [arg for item in GRID for arg in ("--set", item)]
     return subprocess.run(
-        [sys.executable, "-m", "eval.cli", "run", str(ROOT / "configs/quickstart.yaml"), "--out", str(out),
+        [sys.executable, "-m", "ragpoison", "run", str(ROOT / "configs/quickstart.yaml"), "--out", str(out),
          "--corpus", str(tiny["corpus"]), "--questions", str(tiny["questions"]), "--targets",
          str(tiny["targets"]), "--no-progress", *sets, *extra],
         cwd=ROOT, capture_output=True, text=True, timeout=600)

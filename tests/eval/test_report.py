@@ -4,8 +4,8 @@ import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from eval.config import load_configs
-from eval.sweep import run_sweep
+from ragpoison.eval.config import load_configs
+from ragpoison.eval.sweep import run_sweep
 
 ROOT = Path(__file__).resolve().parents[2]
 AXIS_LABELS = ("poisoned passages per target question", "poisoned passages as a fraction of the corpus",
@@ -21,7 +21,7 @@ def _run(tiny, out: Path, *overrides: str) -> Path:
 
 
 def _report(folder: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "eval.cli", "report", str(folder)], cwd=ROOT, capture_output=True,
+    return subprocess.run([sys.executable, "-m", "ragpoison", "report", str(folder)], cwd=ROOT, capture_output=True,
                           text=True, timeout=300)
 
 
@@ -56,7 +56,7 @@ def test_report_plots_every_figure_for_per_target_and_rate_amounts(tiny, tmp_pat
     assert "pooled over seeds 0, 1" in page
     assert not re.search(r"\b(nan|NaN|inf|None)\b", page), "a missing value leaked into the page"
     cells = page[page.index('<h2 id="cells">'):page.index('<h2 id="harm-table">')]
-    assert "<td>N=1</td>" in cells and "<td>rate 0.2</td>" in cells
+    assert "<td>N=1</td>" in cells and "<td>rate=0.2</td>" in cells
     assert "attack_params" not in cells  # no attack was given params
     assert cells.count("<tr>") == 1 + 2 * 4 * 2  # header, then 2 seeds x 4 conditions x 2 defenses
     harm = page[page.index('<h2 id="harm-table">'):]

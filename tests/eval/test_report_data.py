@@ -1,4 +1,4 @@
-from eval.report_data import attacked_points, clean_accuracy
+from ragpoison.eval.report_data import attacked_points, clean_accuracy
 
 
 def _trial(qid, attack="none", defense="none", params="", mode="question", clean_correct=True, hit=False):

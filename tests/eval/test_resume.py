@@ -8,9 +8,8 @@ import time
 from pathlib import Path
 
 import pandas as pd
-
-from eval.config import load_configs
-from eval.sweep import run_sweep
+from ragpoison.eval.config import load_configs
+from ragpoison.eval.sweep import run_sweep
 
 ROOT = Path(__file__).resolve().parents[2]
 TIMING = ["defense_ms", "craft_seconds"]
@@ -30,7 +29,7 @@ def _start(tiny, out: Path, log: Path, *extra: str) -> subprocess.Popen:
     sets = [arg for item in GRID for arg in ("--set", item)]
     with log.open("w") as stderr:  # a file, not a pipe: nobody reads it while the run goes on
         return subprocess.Popen(
-                [sys.executable, "-m", "eval.cli", "run", str(ROOT / "configs/quickstart.yaml"), "--out", str(out),
+                [sys.executable, "-m", "ragpoison", "run", str(ROOT / "configs/quickstart.yaml"), "--out", str(out),
              "--corpus", str(tiny["corpus"]), "--questions", str(tiny["questions"]), "--targets",
              str(tiny["targets"]), "--no-progress", *sets, *extra],
             cwd=ROOT, stdout=subprocess.DEVNULL, stderr=stderr)

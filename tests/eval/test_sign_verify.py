@@ -7,9 +7,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from ragpoison.eval.cli import main
+from ragpoison.rag.loaders import load_corpus
 
-from eval.cli import main
-from rag.loaders import load_corpus
 from tests.builders import write_corpus
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -115,7 +115,7 @@ def test_verify_exit_codes_from_a_real_subprocess(tmp_path, keys):
     env = {k: v for k, v in os.environ.items() if k != "RAGPOISON_SIGNING_KEY"}
 
     def verify(*extra):
-        return subprocess.run([sys.executable, "-m", "eval.cli", "verify", str(signed), *extra], cwd=ROOT, env=env,
+        return subprocess.run([sys.executable, "-m", "ragpoison", "verify", str(signed), *extra], cwd=ROOT, env=env,
                               capture_output=True, text=True, timeout=120)
 
     assert verify("--public-key", str(public)).returncode == 0

@@ -12,14 +12,13 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-
-from corpora import bundled
-from eval.cli import main
-from eval.config import load_configs
-from eval.sweep import run_sweep
-from rag.loaders import load_corpus
-from rag.registry import ATTACKS
-from rag.signing import load_signer, write_keypair
+from ragpoison.corpora import bundled
+from ragpoison.eval.cli import main
+from ragpoison.eval.config import load_configs
+from ragpoison.eval.sweep import run_sweep
+from ragpoison.rag.loaders import load_corpus
+from ragpoison.rag.registry import ATTACKS
+from ragpoison.rag.signing import load_signer, write_keypair
 
 ROOT = Path(__file__).resolve().parents[2]
 

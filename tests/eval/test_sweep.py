@@ -3,11 +3,10 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-
-from eval.config import load_configs
-from eval.runner import Experiment, conditions, craft, plan_cells
-from eval.sweep import run_sweep
-from rag.errors import InputError
+from ragpoison.eval.config import load_configs
+from ragpoison.eval.runner import Experiment, conditions, craft, plan_cells
+from ragpoison.eval.sweep import run_sweep
+from ragpoison.rag.errors import InputError
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -60,9 +59,9 @@ def test_grid_runs_every_cell_once_with_a_progress_bar(tiny, tmp_path, capsys):
 
 
 def test_clean_corpus_is_embedded_once_across_runs_and_configs(tiny, tmp_path, monkeypatch):
-    from rag.embedders.sentence_transformers import SentenceTransformersEmbedder
-    from rag.loaders import load_corpus
-    from rag.retrievers.base import passage_text
+    from ragpoison.rag.embedders.sentence_transformers import SentenceTransformersEmbedder
+    from ragpoison.rag.loaders import load_corpus
+    from ragpoison.rag.retrievers.base import passage_text
 
     embedded: list[str] = []
     original = SentenceTransformersEmbedder._encode_raw

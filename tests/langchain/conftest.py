@@ -1,7 +1,6 @@
 import pytest
-
-from corpora import bundled
-from rag.loaders import load_corpus, load_questions, load_targets
+from ragpoison.corpora import bundled
+from ragpoison.rag.loaders import load_corpus, load_questions, load_targets
 
 
 @pytest.fixture(scope="session")
@@ -14,7 +13,7 @@ def clinical():
 
 @pytest.fixture(scope="session")
 def lc_embeddings(embedder):
-    from eval.langchain.documents import EmbedderEmbeddings
+    from ragpoison.eval.langchain.documents import EmbedderEmbeddings
 
     return EmbedderEmbeddings(embedder)
 

@@ -9,11 +9,11 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from ragpoison.eval.langchain.attack import LangChainAttack, injected
+from ragpoison.eval.langchain.documents import passage_document
+from ragpoison.eval.langchain.journal import Journal, read_journal
+from ragpoison.rag.errors import InputError
 
-from eval.langchain.attack import LangChainAttack, injected
-from eval.langchain.documents import passage_document
-from eval.langchain.journal import Journal, read_journal
-from rag.errors import InputError
 from tests.langchain.conftest import chroma_snapshot
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -73,10 +73,10 @@ def test_ids_are_journaled_before_they_reach_the_store(user_store, tmp_path):
 ATTACKER = textwrap.dedent("""
     import sys, time
     from langchain_chroma import Chroma
-    from corpora import bundled
-    from eval.langchain.attack import LangChainAttack
-    from eval.langchain.documents import EmbedderEmbeddings
-    from rag.loaders import load_questions, load_targets
+    from ragpoison.corpora import bundled
+    from ragpoison.eval.langchain.attack import LangChainAttack
+    from ragpoison.eval.langchain.documents import EmbedderEmbeddings
+    from ragpoison.rag.loaders import load_questions, load_targets
 
     host, port, collection, journal = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
     store = Chroma(collection_name=collection, embedding_function=EmbedderEmbeddings(), host=host, port=port)
@@ -112,12 +112,12 @@ def test_a_killed_attacker_is_undone_by_ragpoison_cleanup(user_store, chroma_ser
     assert user_store._collection.count() == len(before) + 20  # the kill left the poison in
     assert len(read_journal(journal).pending) == 20
 
-    cleanup = subprocess.run([sys.executable, "-m", "eval.cli", "cleanup", str(journal)], capture_output=True,
+    cleanup = subprocess.run([sys.executable, "-m", "ragpoison", "cleanup", str(journal)], capture_output=True,
                              text=True, cwd=ROOT, timeout=120)
     assert cleanup.returncode == 0, cleanup.stderr
     assert "removed 20 injected passages" in cleanup.stdout
     assert chroma_snapshot(user_store) == before
-    again = subprocess.run([sys.executable, "-m", "eval.cli", "cleanup", str(journal)], capture_output=True,
+    again = subprocess.run([sys.executable, "-m", "ragpoison", "cleanup", str(journal)], capture_output=True,
                            text=True, cwd=ROOT, timeout=120)
     assert again.returncode == 0 and "nothing to clean" in again.stdout
 
@@ -130,7 +130,8 @@ def test_a_journal_with_pending_ids_blocks_a_new_attack(tmp_path):
 
 
 def test_cleanup_errors_are_one_line_with_exit_code_2(tmp_path, capsys):
-    from eval.cli import main
+    from ragpoison.eval.cli import main
+
     from tests.chroma_server import free_port
 
     bad = tmp_path / "bad.jsonl"

@@ -2,13 +2,12 @@
 
 import numpy as np
 import pytest
-
-from eval.langchain.attack import LangChainAttack
-from eval.langchain.documents import document_passage, passage_document
-from eval.langchain.journal import cleanup, read_journal
-from eval.langchain.retrievers import DefendedRetriever, defend
-from rag.errors import InputError
-from rag.registry import RETRIEVERS
+from ragpoison.eval.langchain.attack import LangChainAttack
+from ragpoison.eval.langchain.documents import document_passage, passage_document
+from ragpoison.eval.langchain.journal import cleanup, read_journal
+from ragpoison.eval.langchain.retrievers import DefendedRetriever, defend
+from ragpoison.rag.errors import InputError
+from ragpoison.rag.registry import RETRIEVERS
 
 # langchain-community's sunset notice, raised when its FAISS store is imported.
 pytestmark = pytest.mark.filterwarnings("ignore:.*langchain-community.*:DeprecationWarning")
@@ -52,7 +51,7 @@ def test_langchain_faiss_is_attacked_and_restored_exactly(faiss_store, clinical,
 
 
 def test_an_attack_that_edits_in_place_is_refused_before_touching_the_store(faiss_store, clinical, tmp_path):
-    from poisoning.attacks.base import Poison
+    from ragpoison.poisoning.attacks.base import Poison
 
     corpus, questions, targets = clinical
     attack = LangChainAttack(faiss_store, dict(list(questions.items())[:2]), targets, journal=tmp_path / "j.jsonl",
@@ -80,9 +79,8 @@ def test_defend_puts_provenance_into_a_users_chain(faiss_store, tmp_path):
 @pytest.mark.parametrize("kind", ["bm25", "dense", "hybrid"])
 def test_ragpoison_retriever_is_a_langchain_retriever_with_its_defenses(kind, embedder, clinical):
     from langchain_core.retrievers import BaseRetriever
-
-    from poisoning.defenses.provenance import ProvenanceFilter
-    from rag.stores.faiss_store import FaissStore
+    from ragpoison.poisoning.defenses.provenance import ProvenanceFilter
+    from ragpoison.rag.stores.faiss_store import FaissStore
 
     corpus, _, _ = clinical
     cls = RETRIEVERS.get(kind)

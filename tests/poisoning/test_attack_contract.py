@@ -8,12 +8,11 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
-from eval.config import ExperimentConfig
-from eval.runner import Experiment, conditions, overlay
-from poisoning.attacks.base import AttackContext
-from rag.loaders import load_corpus, load_questions, load_targets
-from rag.registry import ATTACKS, RETRIEVERS, STORES
+from ragpoison.eval.config import ExperimentConfig
+from ragpoison.eval.runner import Experiment, conditions, overlay
+from ragpoison.poisoning.attacks.base import AttackContext
+from ragpoison.rag.loaders import load_corpus, load_questions, load_targets
+from ragpoison.rag.registry import ATTACKS, RETRIEVERS, STORES
 
 ALL_ATTACKS = ATTACKS.names()
 # Small optimiser budgets keep the white-box attacks fast here; their own tests check the optimisation.
@@ -122,8 +121,8 @@ def test_cell_labels_poison_and_leaves_corpus_and_index_as_they_were(name, data,
 
 
 def _cell(condition):
-    from eval.config import PluginSpec
-    from eval.runner import Cell
+    from ragpoison.eval.config import PluginSpec
+    from ragpoison.eval.runner import Cell
 
     return Cell(condition, PluginSpec(name="none"))
 
@@ -140,7 +139,7 @@ def retriever(inputs, embedder):
 @given(seed=st.integers(0, 10_000), per_target=st.integers(1, 3))
 def test_injecting_then_removing_leaves_the_index_exactly_as_it_was(name, seed, per_target, inputs, embedder,
                                                                      retriever):
-    from eval.stack import Inputs
+    from ragpoison.eval.stack import Inputs
 
     corpus, questions, targets = inputs
     store = retriever.store
@@ -157,9 +156,9 @@ def test_injecting_then_removing_leaves_the_index_exactly_as_it_was(name, seed, 
 
 
 def test_list_attacks_names_every_attack_with_its_description():
-    from rag.registry import first_line
+    from ragpoison.rag.registry import first_line
 
-    proc = subprocess.run([sys.executable, "-m", "eval.cli", "list", "attacks"], capture_output=True, text=True,
+    proc = subprocess.run([sys.executable, "-m", "ragpoison", "list", "attacks"], capture_output=True, text=True,
                           check=True)
     lines = proc.stdout.splitlines()
     assert len(lines) == len(ALL_ATTACKS)

@@ -1,8 +1,7 @@
 """Clinical misinformation edits: each changes what a clinician would do, and only where it applies."""
 
 import pytest
-
-from poisoning.attacks import clinical_edits as ce
+from ragpoison.poisoning.attacks import _clinical_edits as ce
 
 NAC = ("N-acetylcysteine is the antidote for acetaminophen overdose. The intravenous regimen starts with "
        "150 mg/kg over 1 hour. A level of 150 mcg/mL at 4 hours is on the treatment line.")

@@ -1,12 +1,11 @@
 """Content edits: in-place (the insider) and as new copies; the edits assert the target."""
 
 import pytest
-
-from eval.config import ExperimentConfig
-from eval.runner import run_experiment
-from poisoning.attacks.base import AttackContext
-from rag.loaders import load_corpus, load_questions, load_targets
-from rag.registry import ATTACKS
+from ragpoison.eval.config import ExperimentConfig
+from ragpoison.eval.runner import run_experiment
+from ragpoison.poisoning.attacks.base import AttackContext
+from ragpoison.rag.loaders import load_corpus, load_questions, load_targets
+from ragpoison.rag.registry import ATTACKS
 
 
 @pytest.fixture
@@ -58,7 +57,7 @@ def test_operations_can_be_restricted_and_are_validated(context):
     only_doses = ATTACKS.create("content-edit", {"operations": ["dose"]}).craft(context)
     for doc_id, passage in only_doses.edits.items():
         assert passage["title"] == context.corpus[doc_id]["title"]
-    from rag.errors import InputError
+    from ragpoison.rag.errors import InputError
 
     with pytest.raises(InputError, match=r"attacks.content-edit.params.operations"):
         ATTACKS.create("content-edit", {"operations": ["delete-everything"]}, key="attacks.content-edit")

@@ -3,12 +3,12 @@
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from ragpoison.poisoning.defenses.base import Candidate, DefenseContext, apply_chain
+from ragpoison.rag.generators.extractive import ExtractiveReader
+from ragpoison.rag.loaders import load_corpus
+from ragpoison.rag.registry import DEFENSES
+from ragpoison.rag.types import Answer, Question
 
-from poisoning.defenses.base import Candidate, DefenseContext, apply_chain
-from rag.generators.extractive import ExtractiveReader
-from rag.loaders import load_corpus
-from rag.registry import DEFENSES
-from rag.types import Answer, Question
 from tests.builders import PASSAGES, write_corpus
 
 ALL_DEFENSES = DEFENSES.names()
@@ -68,7 +68,7 @@ def build(items, corpus):
 
 @pytest.mark.parametrize("name", ALL_DEFENSES)
 def test_description_and_params_refuse_unknown_keys(name):
-    from rag.errors import InputError
+    from ragpoison.rag.errors import InputError
 
     assert DEFENSES.describe()[name]
     with pytest.raises(InputError, match="unknown key"):

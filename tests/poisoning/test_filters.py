@@ -2,14 +2,13 @@
 
 import numpy as np
 import pytest
-
-from corpora import bundled
-from poisoning.attacks.base import AttackContext
-from poisoning.defenses.base import Candidate, DefenseContext
-from rag.generators.extractive import ExtractiveReader
-from rag.loaders import load_corpus, load_questions, load_targets
-from rag.registry import ATTACKS, DEFENSES
-from rag.retrievers.base import passage_text
+from ragpoison.corpora import bundled
+from ragpoison.poisoning.attacks.base import AttackContext
+from ragpoison.poisoning.defenses.base import Candidate, DefenseContext
+from ragpoison.rag.generators.extractive import ExtractiveReader
+from ragpoison.rag.loaders import load_corpus, load_questions, load_targets
+from ragpoison.rag.registry import ATTACKS, DEFENSES
+from ragpoison.rag.retrievers.base import passage_text
 
 N_QUESTIONS = 12
 

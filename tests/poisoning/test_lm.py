@@ -5,12 +5,12 @@ import math
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from ragpoison.poisoning.defenses.base import Candidate, DefenseContext
+from ragpoison.poisoning.lm.ngram import EOS, NgramScorer, lm_tokens
+from ragpoison.rag.errors import InputError
+from ragpoison.rag.loaders import load_corpus
+from ragpoison.rag.registry import DEFENSES
 
-from poisoning.defenses.base import Candidate, DefenseContext
-from poisoning.lm.ngram import EOS, NgramScorer, lm_tokens
-from rag.errors import InputError
-from rag.loaders import load_corpus
-from rag.registry import DEFENSES
 from tests.builders import PASSAGES, write_corpus
 
 TEXTS = [p[2] for p in PASSAGES]

@@ -1,6 +1,6 @@
-from poisoning.attacks.base import AttackContext
-from rag.loaders import load_corpus, load_questions, load_targets
-from rag.registry import ATTACKS
+from ragpoison.poisoning.attacks.base import AttackContext
+from ragpoison.rag.loaders import load_corpus, load_questions, load_targets
+from ragpoison.rag.registry import ATTACKS
 
 
 def test_blackbox_is_question_prefix_plus_text_naming_the_target(tiny):

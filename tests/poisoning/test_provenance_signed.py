@@ -1,12 +1,12 @@
 """Signed provenance: forged, edited and re-signed passages are refused; signed trusted passages pass."""
 
 import pytest
+from ragpoison.poisoning.defenses.base import Candidate, DefenseContext
+from ragpoison.rag.errors import InputError
+from ragpoison.rag.loaders import load_corpus
+from ragpoison.rag.registry import DEFENSES
+from ragpoison.rag.signing import Signer, load_signer, write_keypair
 
-from poisoning.defenses.base import Candidate, DefenseContext
-from rag.errors import InputError
-from rag.loaders import load_corpus
-from rag.registry import DEFENSES
-from rag.signing import Signer, load_signer, write_keypair
 from tests.builders import write_corpus
 
 

@@ -2,11 +2,10 @@
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-from poisoning.defenses.robustrag import certified, certified_radius, tally
-from rag.generators.extractive import ExtractiveReader
-from rag.registry import DEFENSES
-from rag.types import Question
+from ragpoison.poisoning.defenses.robustrag import certified, certified_radius, tally
+from ragpoison.rag.generators.extractive import ExtractiveReader
+from ragpoison.rag.registry import DEFENSES
+from ragpoison.rag.types import Question
 
 OPTIONS = ["A", "B", "C", "D"]
 votes_strategy = st.lists(st.one_of(st.none(), st.sampled_from(OPTIONS)), min_size=1, max_size=12)

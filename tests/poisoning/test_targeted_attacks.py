@@ -4,14 +4,13 @@ import re
 from datetime import date
 
 import pytest
-
-from eval.config import ExperimentConfig
-from eval.reporting import summary_table
-from eval.runner import run_experiment
-from poisoning.attacks.base import AttackContext
-from poisoning.attacks.trigger_backdoor import DEFAULT_TRIGGER
-from rag.loaders import load_corpus, load_questions, load_targets
-from rag.registry import ATTACKS
+from ragpoison.eval.config import ExperimentConfig
+from ragpoison.eval.console import summary_table
+from ragpoison.eval.runner import run_experiment
+from ragpoison.poisoning.attacks.base import AttackContext
+from ragpoison.poisoning.attacks.trigger_backdoor import DEFAULT_TRIGGER
+from ragpoison.rag.loaders import load_corpus, load_questions, load_targets
+from ragpoison.rag.registry import ATTACKS
 
 
 @pytest.fixture

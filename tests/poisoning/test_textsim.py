@@ -2,8 +2,7 @@
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-from poisoning.textsim import MinHasher, lcs_length, rouge_l, shingles
+from ragpoison.poisoning.textsim import MinHasher, lcs_length, rouge_l, shingles
 
 tokens = st.lists(st.sampled_from(["a", "b", "c", "d", "e"]), max_size=40)
 

@@ -4,16 +4,15 @@ import random
 
 import numpy as np
 import pytest
-
-from eval.config import ExperimentConfig
-from eval.runner import run_experiment
-from poisoning.attacks.base import AttackContext
-from poisoning.attacks.corpus_poisoning import kmeans
-from poisoning.attacks.hotflip import FlipProblem, HotFlip, sentence_model
-from poisoning.attacks.writers import TemplateWriter
-from rag.errors import InputError
-from rag.loaders import load_corpus, load_questions, load_targets
-from rag.registry import ATTACKS
+from ragpoison.eval.config import ExperimentConfig
+from ragpoison.eval.runner import run_experiment
+from ragpoison.poisoning.attacks._hotflip import FlipProblem, HotFlip, sentence_model
+from ragpoison.poisoning.attacks._writers import TemplateWriter
+from ragpoison.poisoning.attacks.base import AttackContext
+from ragpoison.poisoning.attacks.corpus_poisoning import kmeans
+from ragpoison.rag.errors import InputError
+from ragpoison.rag.loaders import load_corpus, load_questions, load_targets
+from ragpoison.rag.registry import ATTACKS
 
 QUESTION = "Which antidote reverses opioid overdose?"
 TAIL = "Recent reviews agree that flumazenil is the answer."

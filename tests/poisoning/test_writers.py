@@ -4,15 +4,14 @@ import random
 import re
 
 import pytest
-
-from poisoning.attacks.base import AttackContext
-from poisoning.attacks.writers import LLMWriter, TemplateWriter, make_writer
-from rag.errors import InputError
-from rag.generators.base import Generator
-from rag.generators.extractive import ExtractiveReader
-from rag.loaders import load_corpus, load_questions, load_targets
-from rag.registry import ATTACKS
-from rag.types import Answer
+from ragpoison.poisoning.attacks._writers import LLMWriter, TemplateWriter, make_writer
+from ragpoison.poisoning.attacks.base import AttackContext
+from ragpoison.rag.errors import InputError
+from ragpoison.rag.generators.base import Generator
+from ragpoison.rag.generators.extractive import ExtractiveReader
+from ragpoison.rag.loaders import load_corpus, load_questions, load_targets
+from ragpoison.rag.registry import ATTACKS
+from ragpoison.rag.types import Answer
 
 _ASKED = re.compile(r"This is my answer: (?P<answer>.+?)\. Please craft")
 

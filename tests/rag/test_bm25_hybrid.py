@@ -3,11 +3,10 @@
 import math
 
 import pytest
-
-from rag.errors import InputError
-from rag.registry import RETRIEVERS
-from rag.retrievers.bm25 import BM25Retriever, top_k
-from rag.retrievers.hybrid import reciprocal_rank_fusion
+from ragpoison.rag.errors import InputError
+from ragpoison.rag.registry import RETRIEVERS
+from ragpoison.rag.retrievers.bm25 import BM25Retriever, top_k
+from ragpoison.rag.retrievers.hybrid import reciprocal_rank_fusion
 
 DOCS = {
     "a": {"title": "Naloxone", "text": "Naloxone reverses opioid overdose."},
@@ -88,7 +87,7 @@ def test_hybrid_default_is_bm25_plus_dense_with_k_100():
 
 
 def test_hybrid_refuses_two_members_on_one_store(embedder):
-    from rag.stores.faiss_store import FaissStore
+    from ragpoison.rag.stores.faiss_store import FaissStore
 
     with pytest.raises(InputError, match="only one member may use the store"):
         RETRIEVERS.create("hybrid", {"members": ["dense", "dense"]}, embedder=embedder, store=FaissStore(dim=4))

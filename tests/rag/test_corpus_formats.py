@@ -5,15 +5,15 @@ import json
 import pickle
 
 import pytest
+from ragpoison.eval.config import load_config
+from ragpoison.eval.runner import run_experiment
+from ragpoison.rag import streaming
+from ragpoison.rag.beir import load_beir_queries, load_qrels
+from ragpoison.rag.errors import InputError
+from ragpoison.rag.loaders import load_corpus
+from ragpoison.rag.pubmed import iter_pubmed, write_medrag
+from ragpoison.rag.streaming import OnDiskCorpus, corpus_format, open_corpus
 
-from eval.config import load_config
-from eval.runner import run_experiment
-from rag import streaming
-from rag.beir import load_beir_queries, load_qrels
-from rag.errors import InputError
-from rag.loaders import load_corpus
-from rag.pubmed import iter_pubmed, write_medrag
-from rag.streaming import OnDiskCorpus, corpus_format, open_corpus
 from tests.builders import PASSAGES, medrag_line, write_dataset
 
 
@@ -157,7 +157,7 @@ def test_a_run_on_another_format_equals_the_medrag_run(tmp_path, monkeypatch, sh
 
 
 def test_convert_command_writes_a_medrag_folder(tmp_path):
-    from eval.cli import main
+    from ragpoison.eval.cli import main
 
     root = write_beir(tmp_path / "scifact")
     assert main(["convert", str(root), str(tmp_path / "out")]) == 0

@@ -4,11 +4,11 @@ import shutil
 
 import numpy as np
 import pytest
+from ragpoison.rag.embedders.sentence_transformers import bundled_model_path
+from ragpoison.rag.errors import InputError
+from ragpoison.rag.registry import EMBEDDERS, STORES
+from ragpoison.rag.retrievers.dense import DenseRetriever
 
-from rag.embedders.sentence_transformers import bundled_model_path
-from rag.errors import InputError
-from rag.registry import EMBEDDERS, STORES
-from rag.retrievers.dense import DenseRetriever
 from tests.builders import PASSAGES
 
 CORPUS = {i: {"title": t, "text": c, "source": s} for i, t, c, s in PASSAGES}

@@ -2,9 +2,8 @@ import shutil
 
 import numpy as np
 import pytest
-
-from rag.embedders.sentence_transformers import SentenceTransformersEmbedder, bundled_model_path
-from rag.errors import InputError
+from ragpoison.rag.embedders.sentence_transformers import SentenceTransformersEmbedder, bundled_model_path
+from ragpoison.rag.errors import InputError
 
 
 def test_bundled_model_embeds_unit_vectors_and_ranks_by_meaning(embedder):

@@ -1,9 +1,9 @@
 from collections import Counter
 
-from rag.generators.base import ReaderInput
-from rag.generators.extractive import ExtractiveReader
-from rag.loaders import load_corpus
-from rag.types import Question
+from ragpoison.rag.generators.base import ReaderInput
+from ragpoison.rag.generators.extractive import ExtractiveReader
+from ragpoison.rag.loaders import load_corpus
+from ragpoison.rag.types import Question
 
 Q = Question(qid="t/1", question="What is the antidote for acetaminophen overdose?",
              options={"A": "Naloxone", "B": "N-acetylcysteine", "C": "Flumazenil", "D": "Fomepizole"}, answer="B")

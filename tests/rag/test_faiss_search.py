@@ -1,8 +1,7 @@
 import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-from rag.stores.faiss_store import FaissStore
+from ragpoison.rag.stores.faiss_store import FaissStore
 
 DIM = 8
 

@@ -2,8 +2,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-from rag.stores.faiss_store import FaissStore
+from ragpoison.rag.stores.faiss_store import FaissStore
 
 
 def _unit(rng, n, dim=8):

@@ -1,12 +1,12 @@
 import json
 
 import pytest
+from ragpoison.rag.generators.base import ReaderInput
+from ragpoison.rag.generators.runtime import gpus, has_module
+from ragpoison.rag.loaders import load_corpus
+from ragpoison.rag.registry import GENERATORS
+from ragpoison.rag.types import UNPARSED, Answer, Question
 
-from rag.generators.base import ReaderInput
-from rag.generators.runtime import gpus, has_module
-from rag.loaders import load_corpus
-from rag.registry import GENERATORS
-from rag.types import UNPARSED, Answer, Question
 from tests.chat_server import ChatServer
 
 pytestmark = pytest.mark.usefixtures("single_torch_thread")

@@ -6,10 +6,10 @@ import re
 
 import numpy as np
 import pytest
+from ragpoison.rag.errors import InputError
+from ragpoison.rag.registry import STORES
+from ragpoison.rag.retrievers.dense import DenseRetriever
 
-from rag.errors import InputError
-from rag.registry import STORES
-from rag.retrievers.dense import DenseRetriever
 from tests.builders import PASSAGES
 
 CORPUS = {i: {"title": t, "text": c, "source": s} for i, t, c, s in PASSAGES}
@@ -134,7 +134,7 @@ def test_unreachable_chroma_server_is_an_input_error(embedder):
 
 
 def _fingerprint():
-    from rag.retrievers.dense import corpus_fingerprint
+    from ragpoison.rag.retrievers.dense import corpus_fingerprint
 
     return corpus_fingerprint(CORPUS)
 

@@ -1,9 +1,9 @@
 import json
 
 import pytest
+from ragpoison.rag.errors import InputError
+from ragpoison.rag.loaders import load_corpus, load_questions, load_targets
 
-from rag.errors import InputError
-from rag.loaders import load_corpus, load_questions, load_targets
 from tests.builders import medrag_line, write_corpus, write_questions
 
 

@@ -1,11 +1,11 @@
 import socket
 
 import pytest
+from ragpoison.rag.errors import InputError
+from ragpoison.rag.generators.base import ReaderInput
+from ragpoison.rag.registry import GENERATORS
+from ragpoison.rag.types import UNPARSED, Question
 
-from rag.errors import InputError
-from rag.generators.base import ReaderInput
-from rag.registry import GENERATORS
-from rag.types import UNPARSED, Question
 from tests.chat_server import ChatServer
 
 OPTIONS = {"A": "Naloxone", "B": "N-acetylcysteine", "C": "Flumazenil", "D": "Fomepizole"}

@@ -4,8 +4,7 @@ import random
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-from rag.paraphrase import paraphrase, paraphrase_queries
+from ragpoison.rag.paraphrase import paraphrase, paraphrase_queries
 
 QUESTION = ("A patient taking warfarin with an INR of 5.8 presents with an intracranial hemorrhage; which reversal "
             "strategy is recommended?")

@@ -1,12 +1,11 @@
 import pytest
-
-from rag.errors import InputError
-from rag.registry import ATTACKS, DEFENSES, REGISTRIES, Registry
+from ragpoison.rag.errors import InputError
+from ragpoison.rag.registry import ATTACKS, DEFENSES, REGISTRIES, Registry
 
 
 def test_registry_refuses_duplicates_and_wrong_base():
-    registry = Registry("defense", "poisoning.defenses.base:Defense", ())
-    from poisoning.defenses.provenance import ProvenanceFilter
+    registry = Registry("defense", "ragpoison.poisoning.defenses.base:Defense", ())
+    from ragpoison.poisoning.defenses.provenance import ProvenanceFilter
 
     class Other(ProvenanceFilter):
         """Another filter."""

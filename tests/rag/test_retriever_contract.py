@@ -5,8 +5,8 @@ exactly: same ids, same scores, same order.
 """
 
 import pytest
+from ragpoison.rag.registry import RETRIEVERS, STORES
 
-from rag.registry import RETRIEVERS, STORES
 from tests.builders import PASSAGES, QUESTIONS
 
 CORPUS = {i: {"title": t, "text": c, "source": s} for i, t, c, s in PASSAGES}

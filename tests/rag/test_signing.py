@@ -5,9 +5,8 @@ import base64
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-from rag.errors import InputError
-from rag.signing import Signer, Verifier, canonical_bytes, load_public_key, load_signer, write_keypair
+from ragpoison.rag.errors import InputError
+from ragpoison.rag.signing import Signer, Verifier, canonical_bytes, load_public_key, load_signer, write_keypair
 
 PASSAGE = {"title": "Acetaminophen overdose", "text": "N-acetylcysteine is the antidote for acetaminophen overdose.",
            "source": "statpearls", "published": "2022-05-16", "reference": "https://ragpoison.invalid/x/cm001_0"}

@@ -6,8 +6,7 @@ same ids in the same order, same search results (ids, scores and order).
 
 import numpy as np
 import pytest
-
-from rag.registry import STORES
+from ragpoison.rag.registry import STORES
 
 DIM = 16
 N_CLEAN = 300  # enough for IVF-PQ to train on

@@ -1,14 +1,13 @@
 import shutil
 
 import pytest
-
-from rag.errors import InputError
-from rag.generators.answers import parse_choice
-from rag.generators.base import ReaderInput
-from rag.generators.model_dir import model_dir_sha256
-from rag.generators.prompts import reader_prompt, render_prompt
-from rag.registry import GENERATORS
-from rag.types import UNPARSED, Question
+from ragpoison.rag.errors import InputError
+from ragpoison.rag.generators.answers import parse_choice
+from ragpoison.rag.generators.base import ReaderInput
+from ragpoison.rag.generators.model_dir import model_dir_sha256
+from ragpoison.rag.generators.prompts import reader_prompt, render_prompt
+from ragpoison.rag.registry import GENERATORS
+from ragpoison.rag.types import UNPARSED, Question
 
 pytestmark = pytest.mark.usefixtures("single_torch_thread")
 

@@ -6,8 +6,8 @@ import random
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from poisoning.attacks.base import AttackContext, poison_id
-from rag.types import Question
+from ragpoison.poisoning.attacks.base import AttackContext, poison_id
+from ragpoison.rag.types import Question
 
 _WEB_HOSTS = ("health-answers.example", "medfacts-daily.example", "clinic-notes.example",
               "wellness-forum.example")

@@ -7,8 +7,8 @@ import re
 from abc import ABC, abstractmethod
 from typing import Any
 
-from rag.errors import InputError
-from rag.types import Question
+from ragpoison.rag.errors import InputError
+from ragpoison.rag.types import Question
 
 _OPENERS = (
     "Recent clinical reviews are consistent on this point: the answer is {answer}.",

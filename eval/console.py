@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import math
 import sys
 
+from ragpoison.eval.labels import attack_label, poison_amount
+
 TABLE_COLUMNS = (
-    ("attack", "attack"), ("defense", "defense"), ("N", "poison_per_target"), ("n", "n_questions"),
+    ("attack", "attack"), ("defense", "defense"), ("amount", "poison_per_target"), ("n", "n_questions"),
     ("clean_acc", "clean_accuracy"), ("acc_attack", "accuracy_under_attack"), ("asr", "asr"),
     ("asr_95ci", None), ("tgt_clean", "target_rate_clean"), ("flip", "flip_rate"),
     ("p@k", "poison_precision_at_k"), ("r@k", "poison_recall_at_k"), ("hit", "poison_hit_rate"),
@@ -20,29 +21,6 @@ def _fmt(value) -> str:
     if isinstance(value, float):
         return "-" if math.isnan(value) else f"{value:.3f}"
     return str(value)
-
-
-def poison_rate_of(row: dict) -> float | None:
-    """A row's poison rate, or None when its amount is per target (NaN after a round trip through files)."""
-    rate = row.get("poison_rate")
-    return None if rate is None or (isinstance(rate, float) and math.isnan(rate)) else float(rate)
-
-
-def poison_amount(row: dict) -> str:
-    """A cell's poison amount for display: N per target, a corpus rate, or '-' for no attack."""
-    if row["attack"] == "none":
-        return "-"
-    rate = poison_rate_of(row)
-    return f"r={rate:g}" if rate is not None else str(row["poison_per_target"])
-
-
-def attack_label(row: dict) -> str:
-    """A cell's attack for display: its name, with the params it was given (``name[key=value,...]``)."""
-    params = row.get("attack_params")
-    if not isinstance(params, str) or not params:
-        return str(row["attack"])
-    given = json.loads(params)
-    return f"{row['attack']}[{','.join(f'{key}={json.dumps(value)}' for key, value in given.items())}]"
 
 
 def summary_table(rows: list[dict]) -> str:
@@ -64,7 +42,7 @@ def summary_table(rows: list[dict]) -> str:
                 cells.append(f"[{_fmt(row['asr_ci_low'])}, {_fmt(row['asr_ci_high'])}]")
             else:
                 value = row.get(key)
-                if name == "N":
+                if name == "amount":
                     cells.append(poison_amount(row))
                 else:
                     cells.append(attack_label(row) if key == "attack" else _fmt(value))

@@ -21,8 +21,7 @@ from functools import lru_cache
 from typing import Any
 
 import numpy as np
-
-from rag.errors import InputError
+from ragpoison.rag.errors import InputError
 
 
 @dataclass

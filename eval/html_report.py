@@ -6,10 +6,10 @@ import html
 import math
 from pathlib import Path
 
-from eval.report_data import SEVERITY_WEIGHTS, amount_label, attacked_points, clean_accuracy, no_poison_baseline
-from eval.report_figures import asr_against_amount, clean_cost, colours, harm_by_severity, recall_against_asr
-from eval.reporting import poison_rate_of
-from eval.results import Results, atomic_write
+from ragpoison.eval.labels import amount_label, poison_rate_of
+from ragpoison.eval.report_data import SEVERITY_WEIGHTS, attacked_points, clean_accuracy, no_poison_baseline
+from ragpoison.eval.report_figures import asr_against_amount, clean_cost, colours, harm_by_severity, recall_against_asr
+from ragpoison.eval.results import Results, atomic_write
 
 CELL_COLUMNS = ["attack", "attack_params", "defense", "amount", "retriever", "retrieval_mode", "store", "k", "seed",
                 "n_questions", "clean_accuracy", "accuracy_under_attack", "asr", "asr_ci_low", "asr_ci_high",
