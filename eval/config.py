@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -222,7 +223,7 @@ def _expand(tree: dict[str, Any]) -> list[dict[str, Any]]:
     return trees
 
 
-def load_configs(path: str | Path | None, overrides: list[str] = (),
+def load_configs(path: str | Path | None, overrides: Sequence[str] = (),
                  data: dict[str, str | None] | None = None) -> list[ExperimentConfig]:
     """Read a YAML config with overrides and expand its grid axes into one config per combination."""
     tree = _read_tree(path, list(overrides), data)
@@ -235,7 +236,7 @@ def load_configs(path: str | Path | None, overrides: list[str] = (),
     return configs
 
 
-def load_config(path: str | Path | None, overrides: list[str] = (), data: dict[str, str | None] | None = None,
+def load_config(path: str | Path | None, overrides: Sequence[str] = (), data: dict[str, str | None] | None = None,
                 ) -> ExperimentConfig:
     """Read a YAML config, apply ``--set`` overrides and data paths, and validate (no grid axes)."""
     configs = load_configs(path, overrides, data)

@@ -6,6 +6,7 @@ import platform
 import shutil
 import subprocess
 import sys
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -157,7 +158,7 @@ def server_check(base_url: str) -> Check:
     return Check("server", base_url, bool(listed), f"serves {names}")
 
 
-def diagnose(model_dirs: list[str] = (), base_urls: list[str] = ()) -> list[Check]:
+def diagnose(model_dirs: Sequence[str] = (), base_urls: Sequence[str] = ()) -> list[Check]:
     """Every check, machine first."""
     devices = gpus()
     checks = machine_checks(devices) + backend_checks(devices)

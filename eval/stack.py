@@ -11,6 +11,7 @@ from ragpoison.corpora import bundled
 from ragpoison.eval.config import ExperimentConfig
 from ragpoison.poisoning.defenses.base import Defense
 from ragpoison.rag.embedders.base import Embedder
+from ragpoison.rag.errors import InputError
 from ragpoison.rag.generators.base import Generator
 from ragpoison.rag.loaders import load_questions, load_targets
 from ragpoison.rag.registry import DEFENSES, EMBEDDERS, GENERATORS, RETRIEVERS, STORES
@@ -38,8 +39,6 @@ def data_paths(config: ExperimentConfig) -> dict[str, str | None]:
         return {"corpus": default["corpus"], "questions": data.questions or default["questions"],
                 "targets": data.targets if data.questions else (data.targets or default["targets"])}
     if data.questions is None:
-        from ragpoison.rag.errors import InputError
-
         raise InputError("a custom corpus needs a question file too (--questions)", field="data.questions")
     return {"corpus": data.corpus, "questions": data.questions, "targets": data.targets}
 
@@ -58,13 +57,22 @@ def hash_files(files: list[Path]) -> str:
 def load_inputs(config: ExperimentConfig) -> Inputs:
     """Load and validate the corpus, questions and targets."""
     paths = data_paths(config)
-    corpus = open_corpus(paths["corpus"])
-    questions = load_questions(paths["questions"])
+    corpus_path, questions_path = _required(paths, "corpus"), _required(paths, "questions")
+    corpus = open_corpus(corpus_path)
+    questions = load_questions(questions_path)
     if config.max_questions is not None:
         questions = dict(list(questions.items())[: config.max_questions])
     targets = load_targets(paths["targets"], questions, config.seed)
     targets = {q: t for q, t in targets.items() if q in questions}
-    return Inputs(corpus, questions, targets, paths, hash_files(source_files(paths["corpus"])))
+    return Inputs(corpus, questions, targets, paths, hash_files(source_files(corpus_path)))
+
+
+def _required(paths: dict[str, str | None], key: str) -> str:
+    """A data path ``data_paths`` always resolves (corpus, questions)."""
+    value = paths[key]
+    if value is None:
+        raise InputError(f"no {key} file given", field=f"data.{key}")
+    return value
 
 
 @dataclass

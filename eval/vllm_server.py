@@ -98,7 +98,7 @@ class VLLMServer:
 
     def exited(self) -> bool:
         """True once the server process has exited; it is not reaped, so its process group stays ours to signal."""
-        if self.process.returncode is not None:
+        if self.process is None or self.process.returncode is not None:
             return True
         try:
             return os.waitid(os.P_PID, self.process.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None

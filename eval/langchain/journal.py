@@ -130,9 +130,13 @@ def describe_store(store: Any, reopen: str | None = None) -> dict[str, Any]:
 
 
 def _describe_chroma(store: Any) -> dict[str, Any]:
+    # langchain-chroma (1.x) offers no public accessor for the chromadb client or collection behind a Chroma store,
+    # and a journal must name the server and collection to reopen after a crash; these two private attributes are
+    # read here and nowhere else. Users who would rather not rely on them pass reopen='module:function'.
     client = store._client
+    collection = store._collection
     settings = client.get_settings()
-    spec: dict[str, Any] = {"type": "chroma", "collection": store._collection.name, "tenant": client.tenant,
+    spec: dict[str, Any] = {"type": "chroma", "collection": collection.name, "tenant": client.tenant,
                             "database": client.database}
     if "fastapi" in str(settings.chroma_api_impl).lower():
         spec.update(host=settings.chroma_server_host, port=int(settings.chroma_server_http_port),

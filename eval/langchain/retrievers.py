@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -49,7 +50,7 @@ class DefendedRetriever(BaseRetriever):
         return [passage_document(c.doc_id, c.passage, score=c.score) for c in passed[: self.k]]
 
     @classmethod
-    def from_config(cls, config: str | Path, *, defense: str = "provenance", overrides: list[str] = (),
+    def from_config(cls, config: str | Path, *, defense: str = "provenance", overrides: Sequence[str] = (),
                     data: dict[str, str | None] | None = None) -> DefendedRetriever:
         """Build, index and defend the stack a ragpoison config describes (defense chain like 'provenance').
 
