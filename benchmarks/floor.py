@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from ragpoison.eval.config import ExperimentConfig
 from ragpoison.eval.stack import Inputs
+from ragpoison.eval.trial import Trial
 
 from benchmarks.timing import Stopwatch
 
 
-def measure_floor(config: ExperimentConfig, inputs: Inputs, trials: list[dict]) -> Stopwatch:
+def measure_floor(config: ExperimentConfig, inputs: Inputs, trials: list[Trial]) -> Stopwatch:
     """Wall and CPU seconds of each unavoidable part of the sweep that produced ``trials``.
 
     The parts: loading the model, embedding the clean corpus once, embedding each distinct poisoned passage
@@ -71,8 +72,8 @@ def measure_floor(config: ExperimentConfig, inputs: Inputs, trials: list[dict]) 
     parts.time("reader_fit", lambda: reader.fit(inputs.corpus))
     passages = {**inputs.corpus, **{d: p for poison in poisons for d, p in poison.passages.items()}}
     batches: dict[str, list[ReaderInput]] = {}
-    for row in trials:
-        batches.setdefault(row["cell_id"], []).append(
-            ReaderInput(inputs.questions[row["qid"]], tuple(passages[d] for d in row["context_ids"])))
+    for trial in trials:
+        batches.setdefault(trial.cell_id, []).append(
+            ReaderInput(inputs.questions[trial.qid], tuple(passages[d] for d in trial.context_ids)))
     parts.time("reader_answers", lambda: [reader.answer(b) for b in batches.values()])
     return parts

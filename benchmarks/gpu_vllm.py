@@ -193,7 +193,7 @@ def main() -> int:
     parser.add_argument("--concurrency-one", type=int, dest="concurrency_one", help=argparse.SUPPRESS)
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    from ragpoison.rag.generators.runtime import has_module
+    from ragpoison.rag.generators._runtime import has_module
 
     if not has_module("flashinfer"):  # vLLM 0.25 imports flashinfer for its sampler unless told not to
         os.environ.setdefault("VLLM_USE_FLASHINFER_SAMPLER", "0")
@@ -207,8 +207,8 @@ def orchestrate(args: argparse.Namespace) -> int:
     """Everything but the per-backend measurements, which run in subprocesses."""
     from ragpoison.eval.vllm_server import VLLMServer, free_port
     from ragpoison.rag.errors import InputError
-    from ragpoison.rag.generators.model_dir import inspect_model_dir
-    from ragpoison.rag.generators.runtime import cpu_name, gpus, has_module, package_version
+    from ragpoison.rag.generators._model_dir import inspect_model_dir
+    from ragpoison.rag.generators._runtime import cpu_name, gpus, has_module, package_version
 
     from benchmarks.random_llama import build_random_llama
 

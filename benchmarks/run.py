@@ -25,6 +25,10 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ragpoison.eval.trial import Trial
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -73,9 +77,11 @@ def warm_up() -> None:
     SentenceTransformer(str(bundled_model_path()), device="cpu").encode(["warm up"] * 8)
 
 
-def cell_rows(out: Path) -> list[dict]:
+def cell_rows(out: Path) -> list[Trial]:
     """Every cell the sweep ran, the unrequested clean ones included (their answers feed flip rates)."""
-    return [json.loads(line) for path in sorted((out / "cells").glob("*.jsonl"))
+    from ragpoison.eval.trial import Trial
+
+    return [Trial.from_row(json.loads(line), path) for path in sorted((out / "cells").glob("*.jsonl"))
             for line in path.read_text().splitlines() if line.strip()]
 
 
@@ -201,8 +207,7 @@ def main() -> int:
         _say("LangChain FAISS store rebuilt per cell")
         retrieved, rebuild_s = _timed(lambda: run_langchain_rebuild(configs[0], inputs))
         _say(f"  {rebuild_s:.1f} s; retrieval overhead")
-        ours_ids = {(r["attack"], r["poison_per_target"], r["defense"], r["qid"]): r["retrieved_ids"]
-                    for r in results.trials}
+        ours_ids = {(t.attack, t.poison_per_target, t.defense, t.qid): t.retrieved_ids for t in results.trials}
         compared = compare_retrievals(ours_ids, retrieved, configs[0].k)
         retrieval = retrieval_overhead(configs, inputs, tmp / "cache-0", repeats=300 * args.repeats)
         _say("quickstart, cold and warm")

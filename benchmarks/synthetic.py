@@ -6,7 +6,7 @@ import json
 import random
 from pathlib import Path
 
-from ragpoison.rag.generators.text import sentences
+from ragpoison.rag.generators._text import sentences
 from ragpoison.rag.loaders import load_corpus
 
 TRUSTED = ("pubmed", "statpearls", "textbook", "guideline")

@@ -2,8 +2,6 @@
 
 from pathlib import Path
 
-CLINICAL_MINI = Path(__file__).resolve().parent / "clinical_mini"
-
 
 def bundled(name: str = "clinical_mini") -> dict[str, Path]:
     """Paths of a bundled set: its corpus folder, MIRAGE questions and targets."""

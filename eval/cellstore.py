@@ -7,6 +7,7 @@ import shutil
 from pathlib import Path
 
 from ragpoison.eval.results import atomic_write
+from ragpoison.eval.trial import Trial
 
 
 class CellStore:
@@ -28,12 +29,13 @@ class CellStore:
         """True when the cell finished in an earlier (possibly killed) run."""
         return self._path(cell_id).exists()
 
-    def read(self, cell_id: str) -> list[dict]:
-        """The cell's trial records."""
-        with self._path(cell_id).open(encoding="utf-8") as handle:
-            return [json.loads(line) for line in handle if line.strip()]
+    def read(self, cell_id: str) -> list[Trial]:
+        """The cell's trials (a cell written by an earlier version reads too: see ``Trial.from_row``)."""
+        path = self._path(cell_id)
+        with path.open(encoding="utf-8") as handle:
+            return [Trial.from_row(json.loads(line), path) for line in handle if line.strip()]
 
-    def write(self, cell_id: str, rows: list[dict]) -> None:
-        """Write a finished cell in one atomic rename."""
-        text = "".join(json.dumps(row, sort_keys=True) + "\n" for row in rows)
+    def write(self, cell_id: str, trials: list[Trial]) -> None:
+        """Write a finished cell in one atomic rename: one JSON object of columns per line."""
+        text = "".join(json.dumps(trial.as_row(), sort_keys=True) + "\n" for trial in trials)
         atomic_write(self._path(cell_id), lambda p: p.write_text(text, encoding="utf-8"))

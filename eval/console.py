@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import math
 import sys
+from typing import TYPE_CHECKING
 
 from ragpoison.eval.labels import attack_label, poison_amount
+
+if TYPE_CHECKING:
+    from ragpoison.eval.trial import CellSummary
 
 TABLE_COLUMNS = (
     ("attack", "attack"), ("defense", "defense"), ("amount", "poison_per_target"), ("n", "n_questions"),
@@ -17,35 +21,36 @@ TABLE_COLUMNS = (
 DEFENSE_COLUMNS = (("tpr", "defense_tpr"), ("fpr", "defense_fpr"), ("ms/q", "defense_ms_per_question"))
 
 
-def _fmt(value) -> str:
+def _fmt(value: object) -> str:
     if isinstance(value, float):
         return "-" if math.isnan(value) else f"{value:.3f}"
     return str(value)
 
 
-def summary_table(rows: list[dict]) -> str:
+def summary_table(summary: list[CellSummary]) -> str:
     """Render cell summaries as a fixed-width text table (grid columns shown when they vary)."""
     columns = list(TABLE_COLUMNS)
-    if any(row.get("defense", "none") != "none" for row in rows):
+    if any(cell.defense != "none" for cell in summary):
         columns += DEFENSE_COLUMNS
-    for key in ("seed", "k", "retriever", "store", "retrieval_mode"):
-        if len({row.get(key) for row in rows}) > 1:
-            columns.insert(3, (key, key))
-    if any((row.get("unparsed_rate") or 0) > 0 for row in rows):  # LLM readers: answers that named no option
+    rows = [cell.as_row() for cell in summary]
+    for grid in ("seed", "k", "retriever", "store", "retrieval_mode"):
+        if len({row[grid] for row in rows}) > 1:
+            columns.insert(3, (grid, grid))
+    if any(cell.unparsed_rate > 0 for cell in summary):  # LLM readers: answers that named no option
         columns.append(("unparsed", "unparsed_rate"))
     header = [name for name, _ in columns]
     body = []
-    for row in rows:
+    for cell, row in zip(summary, rows, strict=True):
         cells = []
         for name, key in columns:
             if key is None:
-                cells.append(f"[{_fmt(row['asr_ci_low'])}, {_fmt(row['asr_ci_high'])}]")
+                cells.append(f"[{_fmt(cell.asr_ci_low)}, {_fmt(cell.asr_ci_high)}]")
+            elif name == "amount":
+                cells.append(poison_amount(cell.label_row()))
+            elif key == "attack":
+                cells.append(attack_label(cell.label_row()))
             else:
-                value = row.get(key)
-                if name == "amount":
-                    cells.append(poison_amount(row))
-                else:
-                    cells.append(attack_label(row) if key == "attack" else _fmt(value))
+                cells.append(_fmt(row[key]))
         body.append(cells)
     widths = [max(len(str(x)) for x in col) for col in zip(header, *body, strict=True)]
     lines = ["  ".join(str(c).ljust(w) for c, w in zip(line, widths, strict=True)).rstrip()

@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from ragpoison.rag.errors import InputError
-from ragpoison.rag.generators.runtime import VLLM_HINT, cpu_name, gpus, has_module, package_version, vllm_torch_pin
+from ragpoison.rag.generators._runtime import VLLM_HINT, cpu_name, gpus, has_module, package_version, vllm_torch_pin
 
 
 @dataclass
@@ -125,7 +125,7 @@ def backend_checks(devices: list[dict]) -> list[Check]:
 
 def model_dir_check(path: str, vllm_usable: bool) -> Check:
     """A model directory: what it holds and which backends can load it."""
-    from ragpoison.rag.generators.model_dir import inspect_model_dir
+    from ragpoison.rag.generators._model_dir import inspect_model_dir
 
     info = inspect_model_dir(path)
     if info.problems:
@@ -148,7 +148,7 @@ def model_dir_check(path: str, vllm_usable: bool) -> Check:
 
 def server_check(base_url: str) -> Check:
     """An OpenAI-compatible server: reachable, and which models it serves."""
-    from ragpoison.rag.generators.openai_http import OpenAIClient
+    from ragpoison.rag.generators._openai_http import OpenAIClient
 
     try:
         listed = OpenAIClient(base_url, timeout_s=5, retries=0, field="--base-url").get("/models").get("data") or []

@@ -9,6 +9,7 @@ from xml.etree import ElementTree as ET
 
 from ragpoison.eval.labels import poison_amount
 from ragpoison.eval.results import atomic_write
+from ragpoison.eval.trial import CellSummary
 
 
 @dataclass(frozen=True)
@@ -73,37 +74,35 @@ class GateReport:
             case = ET.SubElement(suite, "testcase", classname="ragpoison.check", name=verdict.label)
             for breach in verdict.breaches:
                 ET.SubElement(case, "failure", message=breach).text = breach
-        text = ET.tostring(ET.ElementTree(suite).getroot(), encoding="unicode")
+        text = ET.tostring(suite, encoding="unicode")
         atomic_write(Path(path), lambda p: p.write_text('<?xml version="1.0" encoding="utf-8"?>\n' + text + "\n"))
 
 
-def cell_label(row: dict) -> str:
+def cell_label(cell: CellSummary) -> str:
     """Name a cell by what defines it."""
-    label = f"attack={row['attack']} defense={row['defense']}"
-    if row["attack"] != "none":
-        label += f" {poison_amount(row)}"
-    extra = [f"{key}={row[key]}" for key in ("retriever", "k", "seed") if key in row]
-    return " ".join([label, *extra])
+    label = f"attack={cell.attack} defense={cell.defense}"
+    if cell.attack != "none":
+        label += f" {poison_amount(cell.label_row())}"
+    return f"{label} retriever={cell.retriever} k={cell.k} seed={cell.seed}"
 
 
-def evaluate(summary: list[dict], thresholds: Thresholds) -> GateReport:
+def evaluate(summary: list[CellSummary], thresholds: Thresholds) -> GateReport:
     """Check each defended cell; attack thresholds (ASR, flip rate) apply only to cells with an attack."""
     verdicts = []
-    for row in summary:
-        if row["defense"] == "none":
+    for cell in summary:
+        if cell.defense == "none":
             continue
-        verdict = CellVerdict(cell_label(row))
-        attacked = row["attack"] != "none"
+        verdict = CellVerdict(cell_label(cell))
+        attacked = cell.attack != "none"
         checks = [
-            ("asr", thresholds.max_asr, attacked, lambda v, t: v > t, ">"),
-            ("flip_rate", thresholds.max_flip_rate, attacked, lambda v, t: v > t, ">"),
-            ("clean_accuracy", thresholds.min_clean_accuracy, True, lambda v, t: v < t, "<"),
+            ("asr", cell.asr, thresholds.max_asr, attacked, ">"),
+            ("flip_rate", cell.flip_rate, thresholds.max_flip_rate, attacked, ">"),
+            ("clean_accuracy", cell.clean_accuracy, thresholds.min_clean_accuracy, True, "<"),
         ]
-        for key, limit, applies, broken, sign in checks:
-            value = row[key]
-            if limit is None or not applies or (isinstance(value, float) and math.isnan(value)):
+        for name, value, limit, applies, sign in checks:
+            if limit is None or not applies or math.isnan(value):
                 continue
-            if broken(value, limit):
-                verdict.breaches.append(f"{key} {value:.3f} {sign} {'max' if sign == '>' else 'min'} {limit:g}")
+            if (value > limit) if sign == ">" else (value < limit):
+                verdict.breaches.append(f"{name} {value:.3f} {sign} {'max' if sign == '>' else 'min'} {limit:g}")
         verdicts.append(verdict)
     return GateReport(verdicts)

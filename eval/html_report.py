@@ -5,11 +5,13 @@ from __future__ import annotations
 import html
 import math
 from pathlib import Path
+from typing import Any
 
-from ragpoison.eval.labels import amount_label, poison_rate_of
+from ragpoison.eval.labels import amount_label
 from ragpoison.eval.report_data import SEVERITY_WEIGHTS, attacked_points, clean_accuracy, no_poison_baseline
 from ragpoison.eval.report_figures import asr_against_amount, clean_cost, colours, harm_by_severity, recall_against_asr
 from ragpoison.eval.results import Results, atomic_write
+from ragpoison.eval.trial import CellSummary
 
 CELL_COLUMNS = ["attack", "attack_params", "defense", "amount", "retriever", "retrieval_mode", "store", "k", "seed",
                 "n_questions", "clean_accuracy", "accuracy_under_attack", "asr", "asr_ci_low", "asr_ci_high",
@@ -25,7 +27,7 @@ th{background:#f3f3f3;position:sticky;top:0}td:nth-child(-n+2),th:nth-child(-n+2
 tr:nth-child(even) td{background:#fafafa}"""
 
 
-def _fmt(value) -> str:
+def _fmt(value: object) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "–"
     if isinstance(value, float):
@@ -33,16 +35,16 @@ def _fmt(value) -> str:
     return html.escape(str(value))
 
 
-def _table(rows: list[dict], columns: list[str]) -> str:
+def _table(rows: list[dict[str, Any]], columns: list[str]) -> str:
     head = "".join(f"<th>{html.escape(c)}</th>" for c in columns)
     body = "".join("<tr>" + "".join(f"<td>{_fmt(r.get(c))}</td>" for c in columns) + "</tr>" for r in rows)
     return f'<div class="scroll"><table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>'
 
 
-def _amount(row: dict) -> str:
-    if row["attack"] == "none":
+def _amount(cell: CellSummary) -> str:
+    if cell.attack == "none":
         return "–"
-    return amount_label(row["poison_per_target"], poison_rate_of(row))
+    return amount_label(cell.poison_per_target, cell.poison_rate)
 
 
 def _section(anchor: str, title: str, caption: str, body: str) -> str:
@@ -56,9 +58,9 @@ def write_report(out_dir: str | Path) -> Path:
     trials, manifest = results.trials, results.manifest
     points = attacked_points(trials)
     accuracies = clean_accuracy(trials)
-    colour = colours([row["defense"] for row in trials])
-    severity_counts = {s: len({r["qid"] for r in trials if r["severity"] == s}) for s in SEVERITY_WEIGHTS}
-    seeds = sorted({row["seed"] for row in trials})
+    colour = colours([trial.defense for trial in trials])
+    severity_counts = {s: len({t.qid for t in trials if t.severity == s}) for s in SEVERITY_WEIGHTS}
+    seeds = sorted({trial.seed for trial in trials})
     pooled = f"pooled over seeds {', '.join(map(str, seeds))}" if len(seeds) > 1 else f"seed {seeds[0]}"
     sections = [_section(
         "clean-cost", "Clean-accuracy cost of each defense",
@@ -81,18 +83,17 @@ def write_report(out_dir: str | Path) -> Path:
             harm_by_severity(points, severity_counts))]
     else:
         sections.append('<p class="caption">No attacked cell in this run: nothing to plot against poison.</p>')
-    cells = [dict(row, amount=_amount(row)) for row in results.summary]
+    cells = [dict(cell.as_row(), amount=_amount(cell)) for cell in results.summary]
     constant = [c for c in ("retriever", "retrieval_mode", "store", "k", "seed")
-                if len({str(row.get(c)) for row in cells}) == 1]
-    # Attacks without params read back as empty or NaN (summary.csv): the column shows only when some has them.
-    unused = [] if any(isinstance(row.get("attack_params"), str) and row["attack_params"] for row in cells) \
-        else ["attack_params"]
+                if len({str(row[c]) for row in cells}) == 1]
+    # The attack_params column shows only when some attack was given params.
+    unused = [] if any(cell.attack_params for cell in results.summary) else ["attack_params"]
     columns = [c for c in CELL_COLUMNS if c not in constant + unused]
     harm_rows = [{"attack / defense": p.series, "amount": p.amount, "n": p.n, **p.severity_asr,
                   "harm_weighted_asr": p.harm_weighted_asr} for p in points]
     meta = [str(Path(out_dir).resolve()), f"config {manifest.get('config_hash')}",
             f"{manifest.get('n_passages')} passages", f"{manifest.get('n_questions')} questions",
-            f"{len(results.summary)} cells", *(f"{c} {cells[0].get(c)}" for c in constant),
+            f"{len(results.summary)} cells", *(f"{c} {cells[0][c]}" for c in constant),
             f"embedder {(manifest.get('embedder') or {}).get('identity')}"]
     page = f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">

@@ -5,16 +5,20 @@ from __future__ import annotations
 import os
 import socket
 from collections.abc import Callable
+from typing import Any
 
 from ragpoison.eval.cellstore import CellStore
 from ragpoison.eval.config import ExperimentConfig
 from ragpoison.eval.runner import Cell, Experiment
+from ragpoison.eval.trial import Baseline, Trial
 from ragpoison.rag.errors import InputError
 
 _ENV = ("RAGPOISON_CACHE", "HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")
 
 
-def _run_cells(config_json: dict, cells: list[Cell], clean_answers: dict[str, dict[str, dict]]) -> list:
+def _run_cells(config_json: dict[str, Any], cells: list[Cell], clean_answers: dict[str, dict[str, Baseline]],
+               ) -> list[tuple[str, list[Trial]]]:
+    """A Ray task: the trials of cells that share a condition, compared with the clean answers given."""
     experiment = Experiment(ExperimentConfig(**config_json))
     for defense, answers in clean_answers.items():
         experiment.clean_answers[defense] = answers
@@ -35,7 +39,7 @@ def _check_reachable(address: str, timeout: float = 5.0) -> None:
                          field="--ray-address") from None
 
 
-def _connect(address: str | None):
+def _connect(address: str | None) -> tuple[Any, bool]:
     """Connect to the cluster at ``address``, or start a local instance; returns (ray, whether we started it)."""
     try:
         import ray
@@ -62,17 +66,17 @@ def run_on_ray(experiments: list[Experiment], plans: list[list[Cell]], store: Ce
     remote = ray.remote(_run_cells)
     try:
         for clean_phase in (True, False):
-            pending = {}
+            pending: dict[Any, Experiment] = {}
             for experiment, cells in zip(experiments, plans, strict=True):
                 groups: dict[str, list[Cell]] = {}
                 for cell in cells:
                     if cell.condition.is_clean != clean_phase:
                         continue
                     if store.has(cell.cell_id):
-                        rows = store.read(cell.cell_id)
+                        trials = store.read(cell.cell_id)
                         if clean_phase:
-                            experiment.remember_clean(cell.defense.name, rows)
-                        advance(len(rows))
+                            experiment.remember_clean(cell.defense.name, trials)
+                        advance(len(trials))
                         continue
                     groups.setdefault(cell.condition.key, []).append(cell)
                 config_json = experiment.config.model_dump(mode="json")
@@ -82,11 +86,11 @@ def run_on_ray(experiments: list[Experiment], plans: list[list[Cell]], store: Ce
             while pending:
                 done, _ = ray.wait(list(pending), num_returns=1)
                 experiment = pending.pop(done[0])
-                for cell_id, rows in ray.get(done[0]):
-                    store.write(cell_id, rows)
+                for cell_id, trials in ray.get(done[0]):
+                    store.write(cell_id, trials)
                     if clean_phase:
-                        experiment.remember_clean(rows[0]["defense"], rows)
-                    advance(len(rows))
+                        experiment.remember_clean(trials[0].defense, trials)
+                    advance(len(trials))
     finally:
         if started:  # disconnects from a cluster, or stops the local instance started here
             ray.shutdown()

@@ -11,89 +11,85 @@ import tempfile
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from ragpoison.eval import metrics
-from ragpoison.rag.generators.runtime import generator_provenance
+from ragpoison.eval.trial import SUMMARY_COLUMNS, TRIAL_COLUMNS, CellSummary, Trial
+from ragpoison.rag.generators._runtime import generator_provenance
 from ragpoison.rag.types import UNPARSED
 
-# Corrupted-passage counts k' for which a certifying defense's accuracy is reported.
+if TYPE_CHECKING:
+    import pandas as pd
+    from ragpoison.eval.config import ExperimentConfig
+    from ragpoison.eval.stack import Inputs
+    from ragpoison.rag.embedders.base import Embedder
+
+# Corrupted-passage counts k' for which a certifying defense's accuracy is reported (CellSummary's fields).
 CERTIFIED_KS = (1, 2, 3)
-SUMMARY_COLUMNS = (
-    "attack", "attack_params", "defense", "poison_per_target", "poison_rate", "n_poison", "poison_rate_actual",
-    "retriever", "retrieval_mode", "store", "generator", "answer_mode", "k", "seed", "n_questions",
-    "clean_accuracy", "accuracy_under_attack", "asr", "asr_ci_low", "asr_ci_high", "target_rate_clean",
-    "flip_rate", "unparsed_rate", "poison_precision_at_k", "poison_recall_at_k", "poison_f1_at_k",
-    "poison_hit_rate", "defense_tpr", "defense_fpr",
-    *(f"certified_accuracy_k{k}" for k in CERTIFIED_KS), "craft_seconds", "defense_ms_per_question", "cell_id",
-)
 PACKAGES = ("ragpoison", "numpy", "faiss-cpu", "sentence-transformers", "torch", "transformers", "pydantic",
             "pandas", "pyarrow", "bm25s", "chromadb")
 
 
-def summarize(trials: list[dict]) -> list[dict]:
-    """One summary row per cell, in first-seen order."""
-    cells: dict[str, list[dict]] = {}
-    for row in trials:
-        cells.setdefault(row["cell_id"], []).append(row)
+def summarize(trials: list[Trial]) -> list[CellSummary]:
+    """One summary per cell, in first-seen order."""
+    cells: dict[str, list[Trial]] = {}
+    for trial in trials:
+        cells.setdefault(trial.cell_id, []).append(trial)
     return [summarize_cell(rows) for rows in cells.values()]
 
 
-def summarize_cell(rows: list[dict]) -> dict[str, Any]:
-    """Metrics of one cell from its trial records."""
+def summarize_cell(rows: list[Trial]) -> CellSummary:
+    """Metrics of one cell from its trials."""
     first = rows[0]
-    k = first["k"]
+    k = first.k
     n = len(rows)
-    hits = sum(r["answered_target"] for r in rows)
+    hits = sum(r.answered_target for r in rows)
     low, high = metrics.wilson_interval(hits, n)
-    poison_ids = {d for r in rows for d in r["own_poison_ids"]} | {d for r in rows for d in r["context_poison_ids"]}
-    context = [r["context_ids"] for r in rows]
-    attacked = first["attack"] != "none"
+    poison_ids = {d for r in rows for d in r.own_poison_ids} | {d for r in rows for d in r.context_poison_ids}
+    context = [r.context_ids for r in rows]
+    attacked = first.attack != "none"
     precision = metrics.poison_precision(context, poison_ids, k) if attacked else 0.0
-    recall = metrics.poison_recall(context, [set(r["own_poison_ids"]) for r in rows], k)
-    defended = first["defense"] != "none"
-    radii = [r.get("certified_radius") for r in rows]
-    certified = any(_present(radius) for radius in radii)
-    return {
-        "attack": first["attack"], "attack_params": first.get("attack_params", ""), "defense": first["defense"],
-        "poison_per_target": first["poison_per_target"],
-        "poison_rate": first["poison_rate"], "n_poison": first["n_poison"],
-        "poison_rate_actual": first["poison_rate_actual"], "retriever": first["retriever"],
-        "retrieval_mode": first.get("retrieval_mode", "question"),
-        "store": first["store"], "generator": first["generator"], "answer_mode": first.get("answer_mode", "choice"),
-        "k": k, "seed": first["seed"], "n_questions": n,
-        "clean_accuracy": metrics.rate(r["clean_correct"] for r in rows),
-        "accuracy_under_attack": metrics.rate(r["correct"] for r in rows),
-        "asr": hits / n, "asr_ci_low": low, "asr_ci_high": high,
-        "target_rate_clean": metrics.rate(_clean_hit(r) for r in rows),
-        "flip_rate": metrics.flip_rate([r["clean_correct"] for r in rows], [r["answered_target"] for r in rows]),
-        "unparsed_rate": metrics.rate(r["answer"] == UNPARSED for r in rows),
-        "poison_precision_at_k": precision,
-        "poison_recall_at_k": recall,
-        "poison_f1_at_k": metrics.f1(precision, recall),
-        "poison_hit_rate": metrics.poison_hit_rate(context, poison_ids, k) if attacked else 0.0,
-        "defense_tpr": metrics.ratio(sum(r["dropped_poison"] for r in rows), sum(r["seen_poison"] for r in rows))
+    recall = metrics.poison_recall(context, [set(r.own_poison_ids) for r in rows], k)
+    defended = first.defense != "none"
+    certified = any(r.certified_radius is not None for r in rows)
+
+    def certified_accuracy(kk: int) -> float:
+        if not certified:
+            return math.nan
+        return metrics.rate(r.correct and r.certified_radius is not None and r.certified_radius >= kk for r in rows)
+
+    return CellSummary(
+        attack=first.attack, attack_params=first.attack_params, defense=first.defense,
+        poison_per_target=first.poison_per_target, poison_rate=first.poison_rate, n_poison=first.n_poison,
+        poison_rate_actual=first.poison_rate_actual, retriever=first.retriever, retrieval_mode=first.retrieval_mode,
+        store=first.store, generator=first.generator, answer_mode=first.answer_mode, k=k, seed=first.seed,
+        n_questions=n,
+        clean_accuracy=metrics.rate(r.clean_correct for r in rows),
+        accuracy_under_attack=metrics.rate(r.correct for r in rows),
+        asr=hits / n, asr_ci_low=low, asr_ci_high=high,
+        target_rate_clean=metrics.rate(_clean_hit(r) for r in rows),
+        flip_rate=metrics.flip_rate([r.clean_correct for r in rows], [r.answered_target for r in rows]),
+        unparsed_rate=metrics.rate(r.answer == UNPARSED for r in rows),
+        poison_precision_at_k=precision,
+        poison_recall_at_k=recall,
+        poison_f1_at_k=metrics.f1(precision, recall),
+        poison_hit_rate=metrics.poison_hit_rate(context, poison_ids, k) if attacked else 0.0,
+        defense_tpr=metrics.ratio(sum(r.dropped_poison for r in rows), sum(r.seen_poison for r in rows))
         if defended else math.nan,
-        "defense_fpr": metrics.ratio(sum(r["dropped_clean"] for r in rows), sum(r["seen_clean"] for r in rows))
+        defense_fpr=metrics.ratio(sum(r.dropped_clean for r in rows), sum(r.seen_clean for r in rows))
         if defended else math.nan,
-        **{f"certified_accuracy_k{kk}": metrics.rate(
-            r["correct"] and _present(radius) and radius >= kk for r, radius in zip(rows, radii, strict=True))
-           if certified else math.nan for kk in CERTIFIED_KS},
-        "craft_seconds": first["craft_seconds"],
-        "defense_ms_per_question": metrics.rate_mean(r["defense_ms"] for r in rows),
-        "cell_id": first["cell_id"],
-    }
+        certified_accuracy_k1=certified_accuracy(1), certified_accuracy_k2=certified_accuracy(2),
+        certified_accuracy_k3=certified_accuracy(3),
+        craft_seconds=first.craft_seconds,
+        defense_ms_per_question=metrics.rate_mean(r.defense_ms for r in rows),
+        cell_id=first.cell_id,
+    )
 
 
-def _clean_hit(row: dict) -> bool:
-    """Whether the clean answer hit the target (cells written before open-answer mode only have the letter)."""
-    hit = row.get("clean_answered_target")
-    return row["clean_answer"] == row["target"] if hit is None else bool(hit)
-
-
-def _present(value: Any) -> bool:
-    """True for a recorded number (not None, not NaN as a round trip through parquet leaves it)."""
-    return value is not None and not (isinstance(value, float) and math.isnan(value))
+def _clean_hit(trial: Trial) -> bool:
+    """Whether the clean answer hit the target (results from before open-answer mode only have the letter)."""
+    hit = trial.clean_answered_target
+    return trial.clean_answer == trial.target if hit is None else hit
 
 
 def atomic_write(path: Path, write) -> None:
@@ -127,48 +123,46 @@ def package_versions() -> dict[str, str]:
 class Results:
     """An experiment's trials, cell summaries and provenance."""
 
-    trials: list[dict]
-    summary: list[dict]
-    config: Any = None
-    inputs: Any = None
-    embedder: Any = None
-    manifest: dict = field(default_factory=dict)
+    trials: list[Trial]
+    summary: list[CellSummary]
+    config: ExperimentConfig | None = None
+    inputs: Inputs | None = None
+    embedder: Embedder | None = None
+    manifest: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if not self.manifest and self.config is not None:
-            self.manifest = self._build_manifest()
+            self.manifest = self._build_manifest(self.config)
 
-    def _build_manifest(self) -> dict:
-        inputs, embedder = self.inputs, self.embedder
+    def _build_manifest(self, config: ExperimentConfig) -> dict[str, Any]:
+        inputs = self.inputs
         return {
-            "config": self.config.model_dump(mode="json"),
-            "config_hash": self.config.config_hash(),
-            "seed": self.config.seed,
+            "config": config.model_dump(mode="json"),
+            "config_hash": config.config_hash(),
+            "seed": config.seed,
             "data": inputs.paths if inputs else None,
             "corpus_sha256": inputs.corpus_hash if inputs else None,
             "n_passages": len(inputs.corpus) if inputs else None,
             "n_questions": len(inputs.questions) if inputs else None,
             "targets_assigned_by_seed": sum(t.assigned_by_seed for t in inputs.targets.values()) if inputs else None,
-            "embedder": {"kind": self.config.embedder.kind,
-                         "model_path": str(getattr(embedder, "model_path", "")),
-                         "identity": getattr(embedder, "identity", "")},
-            "generator": generator_provenance(self.config.generator.kind, self.config.generator.params),
+            "embedder": embedder_provenance(config, self.embedder),
+            "generator": generator_provenance(config.generator.kind, config.generator.params),
             "packages": package_versions(),
             "python": sys.version.split()[0],
             "platform": platform.platform(),
         }
 
-    def to_dataframe(self):
-        """Trials in long format: one row per question per cell."""
+    def to_dataframe(self) -> pd.DataFrame:
+        """Trials in long format: one row per question per cell, a column per ``Trial`` field."""
         import pandas as pd
 
-        return pd.DataFrame(self.trials)
+        return pd.DataFrame([trial.as_row() for trial in self.trials], columns=list(TRIAL_COLUMNS))
 
-    def summary_dataframe(self):
-        """One row per cell."""
+    def summary_dataframe(self) -> pd.DataFrame:
+        """One row per cell, a column per ``CellSummary`` field."""
         import pandas as pd
 
-        return pd.DataFrame(self.summary, columns=list(SUMMARY_COLUMNS))
+        return pd.DataFrame([cell.as_row() for cell in self.summary], columns=list(SUMMARY_COLUMNS))
 
     def write(self, out_dir: str | Path) -> dict[str, Path]:
         """Write summary.csv, trials.parquet and manifest.json (each atomically)."""
@@ -182,15 +176,28 @@ class Results:
 
     @classmethod
     def read(cls, out_dir: str | Path) -> Results:
-        """Read results written by ``write``."""
+        """Read results written by ``write``; the summaries are recomputed from the trials, the record of truth.
+
+        Columns added to ``Trial`` since a run was written take their defaults; a run lacking a column a trial
+        needs is an ``InputError`` naming the file and the column.
+        """
         import pandas as pd
 
         out = Path(out_dir)
-        trials = pd.read_parquet(out / "trials.parquet").to_dict("records")
-        for row in trials:
-            for key, value in row.items():
-                if hasattr(value, "tolist"):
-                    row[key] = value.tolist()
-        summary = pd.read_csv(out / "summary.csv").to_dict("records")
+        path = out / "trials.parquet"
+        frame = pd.read_parquet(path)
+        rows = cast(list[dict[str, Any]], frame.to_dict("records"))
+        trials = [Trial.from_row(row, path) for row in rows]
         manifest = json.loads((out / "manifest.json").read_text())
-        return cls(trials=trials, summary=summary, manifest=manifest)
+        return cls(trials=trials, summary=summarize(trials), manifest=manifest)
+
+
+def embedder_provenance(config: ExperimentConfig, embedder: Embedder | None) -> dict[str, Any]:
+    """The embedder as the manifest records it: kind, params, weights' folder (``model_path``) and identity.
+
+    The identity is the model's name and a fingerprint of its files.
+    """
+    params = config.embedder.model_dump(mode="json")["params"]
+    identity = embedder.identity if embedder is not None else ""
+    source = embedder.source if embedder is not None else str(params.get("model") or "")
+    return {"kind": config.embedder.kind, "params": params, "identity": identity, "model_path": source}

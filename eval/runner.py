@@ -7,13 +7,15 @@ import hashlib
 import json
 import time
 from collections import ChainMap
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import cast
 
 from ragpoison.eval.config import ExperimentConfig, PluginSpec
 from ragpoison.eval.results import Results, summarize
 from ragpoison.eval.stack import Inputs, Stack, build_defense_chain, build_stack, load_inputs
+from ragpoison.eval.trial import Baseline, CellFacts, Screening, Trial, baselines
 from ragpoison.poisoning.attacks.base import AttackContext, Poison
 from ragpoison.poisoning.defenses.base import (
     Candidate,
@@ -23,12 +25,13 @@ from ragpoison.poisoning.defenses.base import (
     chain_context_size,
     chain_reader,
 )
+from ragpoison.rag.embedders.base import Embedder
 from ragpoison.rag.errors import InputError
 from ragpoison.rag.generators.base import ReaderInput
 from ragpoison.rag.paraphrase import paraphrase_queries
 from ragpoison.rag.registry import ATTACKS, EMBEDDERS, GENERATORS, RETRIEVERS, STORES
 from ragpoison.rag.retrievers.base import Retriever
-from ragpoison.rag.types import Answer, Question, Run
+from ragpoison.rag.types import Answer, Corpus, Question, Run
 
 Progress = Callable[[str], None]
 
@@ -105,13 +108,13 @@ def check_names(config: ExperimentConfig) -> dict[str, list[Defense]]:
         if spec.name != "none":
             ATTACKS.get(spec.name, key="attacks").parse_params(spec.params, key=f"attacks.{spec.name}")
     chains: dict[str, list[Defense]] = {}
-    for spec in config.defenses:
-        if spec.name in chains:
+    for defense in config.defenses:
+        if defense.name in chains:
             # Cells, chains and clean answers are keyed by the defense's name: a second entry would
             # silently replace the first.
-            raise InputError(f"defense {spec.name!r} is listed twice; run variants as separate configs",
+            raise InputError(f"defense {defense.name!r} is listed twice; run variants as separate configs",
                              field="defenses")
-        chains[spec.name] = build_defense_chain(spec.name, spec.params)
+        chains[defense.name] = build_defense_chain(defense.name, defense.params)
     return chains
 
 
@@ -131,7 +134,7 @@ class Experiment:
         self._retrieved: dict[str, tuple[Poison, Run, float]] = {}
         self._queries: dict[str, dict[str, str]] = {}  # what the retriever embedded, per condition
         self._asked_clean: dict[str, tuple[Poison, Run]] = {}  # triggered conditions' no-poison retrieval
-        self.clean_answers: dict[str, dict[str, str]] = {}
+        self.clean_answers: dict[str, dict[str, Baseline]] = {}
 
     @property
     def stack(self) -> Stack:
@@ -141,9 +144,10 @@ class Experiment:
             if key not in self.stacks:
                 stack = build_stack(self.config)
                 self.progress(f"indexing {len(self.inputs.corpus)} passages")
-                stack.retriever.index(self.inputs.corpus)
+                corpus = _read_only(self.inputs.corpus)
+                stack.retriever.index(corpus)
                 stack.generator.use_embedder(stack.embedder)
-                stack.generator.fit(self.inputs.corpus)
+                stack.generator.fit(corpus)
                 self.stacks[key] = stack
             self._stack = self.stacks[key]
             context = DefenseContext(self.inputs.corpus, self._stack.embedder, self._stack.generator,
@@ -154,15 +158,15 @@ class Experiment:
         return self._stack
 
     @property
-    def embedder(self):
+    def embedder(self) -> Embedder:
         """The embedder (the indexed stack's, or a fresh one that has not loaded its model)."""
         if self._stack is not None:
             return self._stack.embedder
         return EMBEDDERS.create(self.config.embedder.kind, self.config.embedder.params, key="embedder.kind")
 
-    def remember_clean(self, defense: str, rows: list[dict]) -> None:
+    def remember_clean(self, defense: str, trials: list[Trial]) -> None:
         """Record a clean cell's answers and scoring, which the attack cells of the same defense compare against."""
-        self.clean_answers[defense] = clean_record(rows)
+        self.clean_answers[defense] = baselines(trials)
 
     def _retrieve(self, condition: Condition) -> tuple[Poison, Run, float]:
         if condition.key not in self._retrieved:
@@ -189,44 +193,42 @@ class Experiment:
                     self.stack.retriever, self.inputs, asked_only, depth, queries))
         return self._retrieved[condition.key]
 
-    def _clean_answers(self, condition: Condition, defense: str) -> dict[str, dict]:
+    def _clean_answers(self, condition: Condition, defense: str, cell: CellFacts) -> dict[str, Baseline]:
         """The no-poison answers an attack cell is compared with, for questions asked as in the condition."""
         if condition.key not in self._asked_clean:
             return self.clean_answers[defense]
         asked_only, run = self._asked_clean[condition.key]
-        return clean_record(cell_trials(self.config, self.inputs, self.stack, asked_only, run, self.chains[defense]))
+        return baselines(cell_trials(self.config, self.inputs, self.stack, asked_only, run, self.chains[defense],
+                                     cell, queries=self._queries[condition.key]))
 
-    def run_cell(self, cell: Cell) -> list[dict]:
-        """Trial records of one cell."""
+    def facts(self, cell: Cell) -> CellFacts:
+        """What every trial of the cell shares (crafts and retrieves the cell's condition first)."""
+        condition = cell.condition
+        poison, _, craft_seconds = self._retrieve(condition)
+        n_poison = len(poison.poison_ids)
+        return CellFacts(
+            cell_id=cell.cell_id, attack=condition.attack.name, defense=cell.defense.name,
+            poison_per_target=condition.poison_per_target, poison_rate=condition.poison_rate, n_poison=n_poison,
+            poison_rate_actual=n_poison / len(self.inputs.corpus), seed=self.config.seed, k=self.config.k,
+            retriever=self.config.retriever.kind, store=self.config.store.kind,
+            generator=self.config.generator.kind, config_hash=self.config_hash, craft_seconds=craft_seconds,
+            attack_params=json.dumps(condition.attack.params, sort_keys=True) if condition.attack.params else "",
+            retrieval_mode=self.config.retrieval_mode)
+
+    def run_cell(self, cell: Cell) -> list[Trial]:
+        """Trials of one cell."""
         condition, defense = cell.condition, cell.defense.name
         self.progress(f"cell attack={condition.attack.name} amount={condition.amount} defense={defense}")
-        poison, run, craft_seconds = self._retrieve(condition)
-        queries = self._queries[condition.key]
-        rows = cell_trials(self.config, self.inputs, self.stack, poison, run, self.chains[defense])
+        poison, run, _ = self._retrieve(condition)
+        facts = self.facts(cell)
+        # A clean cell is its own baseline; an attack cell compares with the clean answers of its defense.
+        clean = None if condition.is_clean else self._clean_answers(condition, defense, facts)
+        trials = cell_trials(self.config, self.inputs, self.stack, poison, run, self.chains[defense], facts,
+                             clean, self._queries[condition.key])
         if condition.is_clean:
-            self.remember_clean(defense, rows)
-        clean_answers = self._clean_answers(condition, defense)
-        n_poison = len(poison.poison_ids)
+            self.remember_clean(defense, trials)
         # Questions the attack trained on are no test of it: the cell keeps only the held-apart ones.
-        rows = [row for row in rows if row["qid"] not in poison.trained_on]
-        attack_params = json.dumps(condition.attack.params, sort_keys=True) if condition.attack.params else ""
-        for row in rows:
-            clean = clean_answers[row["qid"]]
-            row.update(cell_id=cell.cell_id, attack=condition.attack.name, defense=defense,
-                       poison_per_target=condition.poison_per_target, poison_rate=condition.poison_rate,
-                       n_poison=n_poison, poison_rate_actual=n_poison / len(self.inputs.corpus),
-                       seed=self.config.seed, k=self.config.k, retriever=self.config.retriever.kind,
-                       store=self.config.store.kind, generator=self.config.generator.kind,
-                       config_hash=self.config_hash, clean_answer=clean["answer"], clean_correct=clean["correct"],
-                       clean_answered_target=clean["answered_target"], craft_seconds=craft_seconds,
-                       attack_params=attack_params, retrieval_mode=self.config.retrieval_mode,
-                       retrieval_query=queries[row["qid"]], triggered=row["qid"] in poison.queries)
-        return rows
-
-
-def clean_record(rows: list[dict]) -> dict[str, dict]:
-    """Per question, the no-poison answer and how it scored, as attack cells compare against it."""
-    return {r["qid"]: {key: r[key] for key in ("answer", "correct", "answered_target")} for r in rows}
+        return [trial for trial in trials if trial.qid not in poison.trained_on]
 
 
 def stack_key(config: ExperimentConfig) -> str:
@@ -289,7 +291,7 @@ def retrieve_with_overlay(retriever: Retriever, inputs: Inputs, poison: Poison, 
 def run_experiment(config: ExperimentConfig, progress: Progress | None = None) -> Results:
     """Run all cells of one config in memory and return per-trial records with per-cell summaries."""
     experiment = Experiment(config, progress or (lambda _msg: None))
-    trials: list[dict] = []
+    trials: list[Trial] = []
     for cell in plan_cells(config):
         rows = experiment.run_cell(cell)
         if cell.requested:
@@ -314,15 +316,23 @@ def defend(chain: list[Defense], question: Question, candidates: list[Candidate]
 
 
 def cell_trials(config: ExperimentConfig, inputs: Inputs, stack: Stack, poison: Poison, run: Run,
-                chain: list[Defense]) -> list[dict]:
-    """Defend, read and record every question of one cell."""
+                chain: list[Defense], cell: CellFacts, clean: Mapping[str, Baseline] | None = None,
+                queries: Mapping[str, str] | None = None) -> list[Trial]:
+    """Defend, read and record every question of one cell.
+
+    ``clean`` holds the no-poison answers per question (None: this cell is its own baseline); ``queries`` are
+    what the retriever embedded (default: the questions as asked).
+    """
     # A view, not a copy: the corpus may be an on-disk mapping of millions of passages.
-    passages = ChainMap(poison.passages, poison.edits, inputs.corpus)
+    passages = ChainMap(poison.passages, poison.edits, _read_only(inputs.corpus))
     poison_ids = poison.poison_ids
     context_size = chain_context_size(chain, config.k)
     reader = chain_reader(chain)
-    rows, batch, own_reads = [], [], {}
-    for qid, question in asked_questions(inputs, poison).items():
+    asked = asked_questions(inputs, poison)
+    screenings: list[Screening] = []
+    batch: list[ReaderInput] = []
+    own_reads: dict[str, Answer | None] = {}
+    for qid, question in asked.items():
         candidates = [Candidate(d, s, passages[d]) for d, s in run[qid].items()]
         started = time.perf_counter()
         passed, seen = defend(chain, question, candidates, config.fetch_k, context_size)
@@ -330,36 +340,22 @@ def cell_trials(config: ExperimentConfig, inputs: Inputs, stack: Stack, poison: 
         if reader is not None:
             own_reads[qid] = reader.read(question, [c.passage for c in kept], stack.generator)
         defense_ms = (time.perf_counter() - started) * 1000
-        passed_ids = {c.doc_id for c in passed}
-        dropped = [c.doc_id for c in seen if c.doc_id not in passed_ids]
-        seen_poison = sum(c.doc_id in poison_ids for c in seen)
-        dropped_poison = sum(d in poison_ids for d in dropped)
-        target = inputs.targets[qid]
         batch.append(ReaderInput(question, tuple(c.passage for c in kept)))
-        rows.append({
-            "qid": qid, "dataset": question.dataset, "question": question.question, "gold": question.answer,
-            "target": target.option, "severity": target.severity,
-            "target_assigned_by_seed": target.assigned_by_seed,
-            "retrieved_ids": [c.doc_id for c in candidates[: config.k]],
-            "context_ids": [c.doc_id for c in kept],
-            "context_poison_ids": [c.doc_id for c in kept if c.doc_id in poison_ids],
-            "own_poison_ids": sorted(poison.for_question(qid)),
-            "dropped_ids": dropped, "dropped_poison": dropped_poison, "seen_poison": seen_poison,
-            "dropped_clean": len(dropped) - dropped_poison, "seen_clean": len(seen) - seen_poison,
-            "defense_ms": defense_ms,
-        })
+        screenings.append(Screening(
+            retrieved_ids=[c.doc_id for c in candidates[: config.k]], seen_ids=[c.doc_id for c in seen],
+            passed_ids={c.doc_id for c in passed}, context_ids=[c.doc_id for c in kept], poison_ids=poison_ids,
+            own_poison_ids=sorted(poison.for_question(qid)), defense_ms=defense_ms,
+            retrieval_query=queries[qid] if queries is not None else question.question,
+            triggered=qid in poison.queries))
     answers = _read(stack, batch, own_reads)
-    for row, answer in zip(rows, answers, strict=True):
-        row.update(answer=answer.letter, answer_text=answer.text, certified_radius=answer.certified_radius,
-                   **judge(answer, row["gold"], row["target"]))
-    return rows
+    return [Trial.build(item.question, inputs.targets[item.question.qid], screening, answer, cell,
+                        None if clean is None else clean[item.question.qid])
+            for item, screening, answer in zip(batch, screenings, answers, strict=True)]
 
 
-def judge(answer: Answer, gold: str, target: str) -> dict:
-    """Score one answer: its letter, or in open-answer mode the options its text mentions (PoisonedRAG's rule)."""
-    if answer.mentions is None:
-        return {"answer_mode": "choice", "correct": answer.letter == gold, "answered_target": answer.letter == target}
-    return {"answer_mode": "open", "correct": gold in answer.mentions, "answered_target": target in answer.mentions}
+def _read_only(corpus: Mapping[str, dict[str, str]]) -> Corpus:
+    """The corpus as the rag signatures type it (``dict``): they only read it, and it may be an on-disk mapping."""
+    return cast(Corpus, corpus)
 
 
 def _read(stack: Stack, batch: list[ReaderInput], own_reads: dict[str, Answer | None]) -> list[Answer]:

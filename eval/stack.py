@@ -94,7 +94,7 @@ def build_stack(config: ExperimentConfig) -> Stack:
     generator = GENERATORS.create(config.generator.kind, config.generator.params, key="generator.kind")
     embedder = EMBEDDERS.create(config.embedder.kind, config.embedder.params, key="embedder.kind")
     needs = RETRIEVERS.get(config.retriever.kind, key="retriever.kind").needs
-    parts = {"embedder": embedder}
+    parts: dict[str, object] = {"embedder": embedder}
     if "store" in needs:
         parts["store"] = STORES.create(config.store.kind, config.store.params, key="store.kind", dim=embedder.dim)
     retriever = RETRIEVERS.create(config.retriever.kind, config.retriever.params, key="retriever.kind",

@@ -58,7 +58,7 @@ def run_sweep(configs: list[ExperimentConfig], out_dir: str | Path, *, resume: b
                 _run_local(experiment, cells, store, bar.advance)
     finally:
         bar.close()
-    trials = [row for plan in plans for cell in plan if cell.requested for row in store.read(cell.cell_id)]
+    trials = [trial for plan in plans for cell in plan if cell.requested for trial in store.read(cell.cell_id)]
     first = experiments[0]
     results = Results(trials=trials, summary=summarize(trials), config=first.config, inputs=first.inputs,
                       embedder=first.embedder)
@@ -86,10 +86,10 @@ def _unique_plans(experiments: list[Experiment]) -> list[list[Cell]]:
 def _run_local(experiment: Experiment, cells: list[Cell], store: CellStore, advance: Callable[[int], None]) -> None:
     for cell in cells:
         if store.has(cell.cell_id):
-            rows = store.read(cell.cell_id)
+            trials = store.read(cell.cell_id)
             if cell.condition.is_clean:
-                experiment.remember_clean(cell.defense.name, rows)
+                experiment.remember_clean(cell.defense.name, trials)
         else:
-            rows = experiment.run_cell(cell)
-            store.write(cell.cell_id, rows)
-        advance(len(rows))
+            trials = experiment.run_cell(cell)
+            store.write(cell.cell_id, trials)
+        advance(len(trials))

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ragpoison.rag.errors import InputError
-from ragpoison.rag.generators.runtime import VLLM_HINT, has_module
+from ragpoison.rag.generators._runtime import VLLM_HINT, has_module
 
 
 def vllm_command() -> list[str]:

@@ -26,7 +26,7 @@ def clinical(max_questions: int | None = None):
 
 def print_cells(report) -> None:
     """One line per cell of an attack report."""
-    for row in report.summary:
-        print(f"{row['attack']:<22} defense={row['defense']:<11} n={row['n_questions']:<3} "
-              f"clean_acc={row['clean_accuracy']:.3f} acc_under_attack={row['accuracy_under_attack']:.3f} "
-              f"asr={row['asr']:.3f} flip={row['flip_rate']:.3f} poison_hit={row['poison_hit_rate']:.3f}")
+    for cell in report.summary:
+        print(f"{cell.attack:<22} defense={cell.defense:<11} n={cell.n_questions:<3} "
+              f"clean_acc={cell.clean_accuracy:.3f} acc_under_attack={cell.accuracy_under_attack:.3f} "
+              f"asr={cell.asr:.3f} flip={cell.flip_rate:.3f} poison_hit={cell.poison_hit_rate:.3f}")

@@ -6,6 +6,7 @@ import hashlib
 import re
 
 import numpy as np
+import numpy.typing as npt
 
 _WORD = re.compile(r"[a-z0-9]+")
 # Universal hashing (a * x + b) mod p with the Mersenne prime 2**31 - 1: a * x stays below 2**62.
@@ -61,7 +62,7 @@ class MinHasher:
         self._b = rng.integers(0, _PRIME, size=num_perm, dtype=np.uint64)
         self.shingle_size = shingle_size
 
-    def signature(self, text: str) -> np.ndarray:
+    def signature(self, text: str) -> npt.NDArray[np.uint64]:
         """The minimum of each of ``num_perm`` hash functions over the text's shingles."""
         items = shingles(text, self.shingle_size)
         if not items:
@@ -72,6 +73,6 @@ class MinHasher:
         return hashed.min(axis=0)
 
     @staticmethod
-    def jaccard(first: np.ndarray, second: np.ndarray) -> float:
+    def jaccard(first: npt.NDArray[np.uint64], second: npt.NDArray[np.uint64]) -> float:
         """Estimated Jaccard similarity: the fraction of hash functions whose minima agree."""
         return float(np.mean(first == second))

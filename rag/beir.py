@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterator
+from collections.abc import Mapping
 from pathlib import Path
 
 from ragpoison.rag.errors import InputError
@@ -16,7 +16,7 @@ def is_beir_folder(path: Path) -> bool:
     return path.is_dir() and (path / "corpus.jsonl").is_file()
 
 
-def is_beir_record(record: dict) -> bool:
+def is_beir_record(record: Mapping[str, object]) -> bool:
     """A JSON line in BEIR's shape (``_id`` rather than MedRAG's ``id``)."""
     return "_id" in record and "id" not in record
 
@@ -29,7 +29,7 @@ def parse_beir_passage(file: Path, line_no: int, raw: str | bytes) -> tuple[str,
         raise InputError("must be a non-empty string", path=file, line=line_no, field="text")
     if not isinstance(title, str):
         raise InputError("must be a string", path=file, line=line_no, field="title")
-    passage = {"title": title, "text": text}
+    passage: dict[str, str] = {"title": title, "text": text}
     metadata = record.get("metadata") or {}
     if not isinstance(metadata, dict):
         raise InputError("must be an object", path=file, line=line_no, field="metadata")
@@ -38,18 +38,6 @@ def parse_beir_passage(file: Path, line_no: int, raw: str | bytes) -> tuple[str,
             passage[key] = metadata[key]
     passage.setdefault("source", FOLDER_SOURCES.get(file.parent.name.lower(), "unknown"))
     return doc_id, passage
-
-
-def iter_beir_corpus(path: str | Path) -> Iterator[tuple[str, dict[str, str]]]:
-    """Stream (doc_id, passage) from a BEIR folder's corpus.jsonl (or the file itself)."""
-    path = Path(path)
-    file = path / "corpus.jsonl" if path.is_dir() else path
-    if not file.is_file():
-        raise InputError("no such file or directory", path=file)
-    with file.open(encoding="utf-8") as handle:
-        for line_no, raw in enumerate(handle, start=1):
-            if raw.strip():
-                yield parse_beir_passage(file, line_no, raw)
 
 
 def load_beir_queries(path: str | Path) -> Queries:

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import json
 import random
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
+from typing import Any, NamedTuple
 
 from ragpoison.rag.errors import InputError
 from ragpoison.rag.types import Corpus, Question, Target
 
 SEVERITIES = ("high", "medium", "low")
+# Parses one non-blank JSONL line (file, 1-based line number, raw text) into (doc_id, passage), validating it.
+PassageParser = Callable[[Path, int, str | bytes], tuple[str, dict[str, str]]]
 # MedRAG's corpus folders; the folder a file sits in names its source when the record has none.
 FOLDER_SOURCES = {"pubmed": "pubmed", "statpearls": "statpearls", "textbooks": "textbook",
                   "textbook": "textbook", "wikipedia": "wikipedia"}
@@ -44,17 +47,56 @@ def infer_source(path: Path, doc_id: str) -> str:
     return "unknown"
 
 
-def iter_medrag(path: str | Path) -> Iterator[tuple[str, dict[str, str]]]:
-    """Stream (doc_id, passage) pairs from MedRAG JSONL, validating each line."""
-    for file in corpus_files(path):
+class CorpusLine(NamedTuple):
+    """One passage as read from a corpus file, with the file and line it was read from."""
+
+    file: Path
+    line: int
+    doc_id: str
+    passage: dict[str, str]
+
+
+def iter_corpus_lines(files: Sequence[Path], parse: PassageParser) -> Iterator[CorpusLine]:
+    """Every non-blank line of JSONL corpus files, parsed and validated, with where it was read."""
+    for file in files:
         with file.open(encoding="utf-8") as handle:
             for line_no, raw in enumerate(handle, start=1):
-                if not raw.strip():
-                    continue
-                yield _parse_passage(file, line_no, raw)
+                if raw.strip():
+                    doc_id, passage = parse(file, line_no, raw)
+                    yield CorpusLine(file, line_no, doc_id, passage)
 
 
-def json_record(file: Path, line_no: int, raw: str | bytes, id_field: str) -> tuple[str, dict]:
+def duplicate_id_error(doc_id: str, first: tuple[Path, int], file: Path, line: int) -> InputError:
+    """The error for an id read a second time, naming the line of each reading."""
+    return InputError(f"duplicate id {doc_id!r} (first at {first[0]}:{first[1]})", path=file, line=line, field="id")
+
+
+def collect_corpus(lines: Iterable[CorpusLine], path: str | Path) -> Corpus:
+    """A corpus in memory from validated lines, refusing a repeated id and an empty corpus (``path`` names it)."""
+    corpus: Corpus = {}
+    first_at: dict[str, tuple[Path, int]] = {}
+    for file, line, doc_id, passage in lines:
+        if doc_id in corpus:
+            raise duplicate_id_error(doc_id, first_at[doc_id], file, line)
+        corpus[doc_id] = passage
+        first_at[doc_id] = (file, line)
+    if not corpus:
+        raise InputError("corpus is empty", path=path)
+    return corpus
+
+
+def iter_medrag_lines(path: str | Path) -> Iterator[CorpusLine]:
+    """Stream the passages of a MedRAG corpus (file or folder) with the file and line of each, validating each."""
+    return iter_corpus_lines(corpus_files(path), parse_medrag_passage)
+
+
+def iter_medrag(path: str | Path) -> Iterator[tuple[str, dict[str, str]]]:
+    """Stream (doc_id, passage) pairs from MedRAG JSONL, validating each line."""
+    for entry in iter_medrag_lines(path):
+        yield entry.doc_id, entry.passage
+
+
+def json_record(file: Path, line_no: int, raw: str | bytes, id_field: str) -> tuple[str, dict[str, Any]]:
     """One JSONL line as (its id, the record), refusing malformed JSON, a non-object or a missing id."""
     try:
         record = json.loads(raw)
@@ -68,7 +110,8 @@ def json_record(file: Path, line_no: int, raw: str | bytes, id_field: str) -> tu
     return doc_id, record
 
 
-def _parse_passage(file: Path, line_no: int, raw: str) -> tuple[str, dict[str, str]]:
+def parse_medrag_passage(file: Path, line_no: int, raw: str | bytes) -> tuple[str, dict[str, str]]:
+    """One MedRAG JSONL line as (doc_id, passage), validated; its source from the record, folder or id."""
     doc_id, record = json_record(file, line_no, raw, "id")
     title = record.get("title", "")
     content = record.get("content")
@@ -83,7 +126,7 @@ def _parse_passage(file: Path, line_no: int, raw: str) -> tuple[str, dict[str, s
         raise InputError("must be a non-empty string", path=file, line=line_no, field="content")
     if not isinstance(title, str):
         raise InputError("must be a string", path=file, line=line_no, field="title")
-    passage = {"title": title, "text": content}
+    passage: dict[str, str] = {"title": title, "text": content}
     # A signature (from `ragpoison sign`) travels with the passage so that a filter can verify it.
     for key in ("source", "published", "reference", "signature"):
         value = record.get(key)
@@ -94,25 +137,12 @@ def _parse_passage(file: Path, line_no: int, raw: str) -> tuple[str, dict[str, s
     passage.setdefault("source", infer_source(file, doc_id))
     if "reference" not in passage and doc_id.upper().startswith("PMID"):
         passage["reference"] = doc_id
-    passage["_where"] = f"{file}:{line_no}"
     return doc_id, passage
 
 
 def load_corpus(path: str | Path) -> Corpus:
     """Load a MedRAG corpus (file or folder) into a BEIR-shaped dict, refusing duplicates and emptiness."""
-    corpus: Corpus = {}
-    for doc_id, passage in iter_medrag(path):
-        if doc_id in corpus:
-            first = corpus[doc_id]["_where"]
-            file, line = passage["_where"].rsplit(":", 1)
-            raise InputError(f"duplicate id {doc_id!r} (first at {first})", path=file, line=int(line),
-                             field="id")
-        corpus[doc_id] = passage
-    if not corpus:
-        raise InputError("corpus is empty", path=path)
-    for passage in corpus.values():
-        del passage["_where"]
-    return corpus
+    return collect_corpus(iter_medrag_lines(path), path)
 
 
 def _read_json(path: Path) -> object:
@@ -157,7 +187,7 @@ def _parse_question(path: Path, dataset: str, qid: str, key: str, item: object) 
             raise InputError("option text must be a non-empty string", path=path,
                              field=f"{key}.options.{letter}")
     answer = item.get("answer")
-    if answer not in options:
+    if not isinstance(answer, str) or answer not in options:  # JSON keys are strings
         raise InputError(f"answer {answer!r} not among options {', '.join(options)}", path=path,
                          field=f"{key}.answer")
     return Question(qid=key, question=text.strip(), options={str(k): v for k, v in options.items()},

@@ -14,17 +14,23 @@ class Params(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+# Inside ``Plugin`` the name ``Params`` is the class attribute (a plugin's own model), so annotations there use this.
+_BaseParams = Params
+
+
 class Plugin:
     """Mixin giving a plugin its name and validated parameters."""
 
     name: ClassVar[str] = ""
-    Params: ClassVar[type[Params]] = Params
+    Params: ClassVar[type[_BaseParams]] = _BaseParams
+    # A plugin narrows this to its own model (``params: FaissParams``) so its fields are typed.
+    params: _BaseParams
 
-    def __init__(self, params: Params | None = None) -> None:
+    def __init__(self, params: _BaseParams | None = None) -> None:
         self.params = params if params is not None else self.Params()
 
     @classmethod
-    def parse_params(cls, raw: dict[str, Any], *, key: str) -> Params:
+    def parse_params(cls, raw: dict[str, Any], *, key: str) -> _BaseParams:
         """Validate raw params, raising an InputError that names the offending key."""
         try:
             return cls.Params(**raw)

@@ -7,6 +7,7 @@ content the abstract sections joined by spaces. Articles without an abstract are
 from __future__ import annotations
 
 import gzip
+import io
 import json
 import os
 import xml.etree.ElementTree as ET
@@ -53,7 +54,7 @@ def _date(article: ET.Element) -> str:
     return f"{year}-{month_no:02d}" + (f"-{int(day):02d}" if day.isdigit() else "")
 
 
-def _open(file: Path):
+def _open(file: Path) -> io.BufferedIOBase:
     return gzip.open(file, "rb") if file.name.endswith(".gz") else file.open("rb")
 
 
@@ -75,7 +76,7 @@ def iter_pubmed(path: str | Path) -> Iterator[tuple[str, dict[str, str]]]:
                 raise InputError(f"unreadable ({exc})", path=file) from None
 
 
-def _articles(file: Path, handle) -> Iterator[tuple[str, dict[str, str]]]:
+def _articles(file: Path, handle: io.BufferedIOBase) -> Iterator[tuple[str, dict[str, str]]]:
     context = ET.iterparse(handle, events=("start", "end"))
     _, root = next(context)
     for event, element in context:
@@ -86,7 +87,8 @@ def _articles(file: Path, handle) -> Iterator[tuple[str, dict[str, str]]]:
         abstract = " ".join(filter(None, (_text(a) for a in element.iterfind(
             "./MedlineCitation/Article/Abstract/AbstractText"))))
         if pmid and abstract:
-            passage = {"title": title, "text": abstract, "source": "pubmed", "reference": f"PMID:{pmid}"}
+            passage: dict[str, str] = {"title": title, "text": abstract, "source": "pubmed",
+                                       "reference": f"PMID:{pmid}"}
             published = _date(element)
             if published:
                 passage["published"] = published
@@ -98,13 +100,13 @@ def write_medrag(path: str | Path, out: str | Path) -> list[Path]:
     """Convert baseline XML into a MedRAG corpus folder ``out/chunk/<file>.jsonl``, one file per baseline file."""
     out = Path(out) / "chunk"
     out.mkdir(parents=True, exist_ok=True)
-    written = []
+    written: list[Path] = []
     for file in pubmed_files(Path(path)):
         target = out / (file.name.removesuffix(".gz").removesuffix(".xml") + ".jsonl")
         tmp = target.with_name(f".{target.name}.tmp")
         with tmp.open("w", encoding="utf-8") as sink:
             for doc_id, passage in iter_pubmed(file):
-                record = {"id": doc_id, "title": passage["title"], "content": passage["text"],
+                record: dict[str, str] = {"id": doc_id, "title": passage["title"], "content": passage["text"],
                           "contents": f"{passage['title']}. {passage['text']}",
                           **{k: passage[k] for k in ("source", "published", "reference") if k in passage}}
                 sink.write(json.dumps(record) + "\n")

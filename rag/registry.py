@@ -4,37 +4,56 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from ragpoison.rag.errors import InputError
+from ragpoison.rag.plugin import Plugin
+
+if TYPE_CHECKING:
+    from ragpoison.poisoning.attacks.base import Attack
+    from ragpoison.poisoning.defenses.base import Defense
+    from ragpoison.rag.embedders.base import Embedder
+    from ragpoison.rag.generators.base import Generator
+    from ragpoison.rag.retrievers.base import Retriever
+    from ragpoison.rag.stores.base import VectorStore
+
+BaseT = TypeVar("BaseT", bound=Plugin)
+PluginT = TypeVar("PluginT", bound=Plugin)
 
 
-class Registry:
-    """Name-to-class map for one plugin kind; checks the base class and refuses duplicate names."""
+class Registry(Generic[BaseT]):
+    """Name-to-class map for one plugin kind; checks the base class and refuses duplicate names.
+
+    The base class is named by its import path (``module:Class``) and imported on first use, so that the
+    registry module does not import every stage's base.
+    """
 
     def __init__(self, kind: str, base: str, packages: tuple[str, ...] = ()) -> None:
         self.kind = kind
         self._base_path = base
         self._packages = packages
-        self._classes: dict[str, type] = {}
+        self._classes: dict[str, type[BaseT]] = {}
         self._loaded = False
 
     @property
-    def base(self) -> type:
+    def base(self) -> type[BaseT]:
         """The base class every plugin of this kind must subclass."""
         module, _, name = self._base_path.partition(":")
-        return getattr(importlib.import_module(module), name)
+        base: type[BaseT] = getattr(importlib.import_module(module), name)
+        return base
 
-    def register(self, name: str):
+    def register(self, name: str) -> Callable[[type[PluginT]], type[PluginT]]:
         """Class decorator registering a plugin under ``name``."""
 
-        def decorate(cls: type) -> type:
-            if not isinstance(cls, type) or not issubclass(cls, self.base):
+        def decorate(cls: type[PluginT]) -> type[PluginT]:
+            plugin = cls  # narrowed to the registry's base below; ``cls`` keeps the decorated class's own type
+            if not isinstance(plugin, type) or not issubclass(plugin, self.base):
                 raise TypeError(f"{cls!r} is not a subclass of {self.base.__name__}")
-            if name in self._classes and self._classes[name] is not cls:
+            if name in self._classes and self._classes[name] is not plugin:
                 raise ValueError(f"duplicate {self.kind} name {name!r}")
-            cls.name = name
-            self._classes[name] = cls
+            plugin.name = name
+            self._classes[name] = plugin
             return cls
 
         return decorate
@@ -48,7 +67,7 @@ class Registry:
                 for module in builtin_modules(package):
                     importlib.import_module(module)
 
-    def get(self, name: str, *, key: str | None = None) -> type:
+    def get(self, name: str, *, key: str | None = None) -> type[BaseT]:
         """Return the class registered as ``name`` or raise an InputError naming the config key."""
         self._load_builtins()
         try:
@@ -68,7 +87,7 @@ class Registry:
         return {name: first_line(self._classes[name].__doc__) for name in self.names()}
 
     def create(self, name: str, params: dict[str, Any] | None = None, *, key: str | None = None,
-               **context: Any) -> Any:
+               **context: Any) -> BaseT:
         """Instantiate a plugin, validating ``params`` against its ``Params`` model."""
         cls = self.get(name, key=key)
         return cls(cls.parse_params(params or {}, key=key or f"{self.kind}.{name}"), **context)
@@ -89,11 +108,18 @@ def first_line(doc: str | None) -> str:
     return ""
 
 
-EMBEDDERS = Registry("embedder", "ragpoison.rag.embedders.base:Embedder", ("ragpoison.rag.embedders",))
-STORES = Registry("store", "ragpoison.rag.stores.base:VectorStore", ("ragpoison.rag.stores",))
-RETRIEVERS = Registry("retriever", "ragpoison.rag.retrievers.base:Retriever", ("ragpoison.rag.retrievers",))
-GENERATORS = Registry("generator", "ragpoison.rag.generators.base:Generator", ("ragpoison.rag.generators",))
-ATTACKS = Registry("attack", "ragpoison.poisoning.attacks.base:Attack", ("ragpoison.poisoning.attacks",))
-DEFENSES = Registry("defense", "ragpoison.poisoning.defenses.base:Defense", ("ragpoison.poisoning.defenses",))
+EMBEDDERS: Registry[Embedder] = Registry(
+    "embedder", "ragpoison.rag.embedders.base:Embedder", ("ragpoison.rag.embedders",))
+STORES: Registry[VectorStore] = Registry(
+    "store", "ragpoison.rag.stores.base:VectorStore", ("ragpoison.rag.stores",))
+RETRIEVERS: Registry[Retriever] = Registry(
+    "retriever", "ragpoison.rag.retrievers.base:Retriever", ("ragpoison.rag.retrievers",))
+GENERATORS: Registry[Generator] = Registry(
+    "generator", "ragpoison.rag.generators.base:Generator", ("ragpoison.rag.generators",))
+ATTACKS: Registry[Attack] = Registry(
+    "attack", "ragpoison.poisoning.attacks.base:Attack", ("ragpoison.poisoning.attacks",))
+DEFENSES: Registry[Defense] = Registry(
+    "defense", "ragpoison.poisoning.defenses.base:Defense", ("ragpoison.poisoning.defenses",))
 
-REGISTRIES = {r.kind: r for r in (EMBEDDERS, STORES, RETRIEVERS, GENERATORS, ATTACKS, DEFENSES)}
+REGISTRIES: dict[str, Registry[Any]] = {
+    r.kind: r for r in (EMBEDDERS, STORES, RETRIEVERS, GENERATORS, ATTACKS, DEFENSES)}

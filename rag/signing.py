@@ -19,9 +19,12 @@ import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ragpoison.rag.errors import InputError
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 SIGNATURE_FIELD = "signature"
 SCHEME = "ed25519"
@@ -36,13 +39,13 @@ def canonical_bytes(doc_id: str, passage: Mapping[str, Any]) -> bytes:
     return _DOMAIN + blob.encode("ascii")
 
 
-def _raw_public(public_key) -> bytes:
+def _raw_public(public_key: Ed25519PublicKey) -> bytes:
     from cryptography.hazmat.primitives import serialization
 
     return public_key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
 
 
-def key_id(public_key) -> str:
+def key_id(public_key: Ed25519PublicKey) -> str:
     """A short public fingerprint of a verification key (safe to print)."""
     return hashlib.sha256(_raw_public(public_key)).hexdigest()[:16]
 
@@ -51,13 +54,13 @@ def key_id(public_key) -> str:
 class Signer:
     """A private signing key; its repr never shows the key."""
 
-    private_key: Any
+    private_key: Ed25519PrivateKey
 
     def __repr__(self) -> str:
         return f"Signer(key_id={self.key_id!r})"
 
     @property
-    def public_key(self):
+    def public_key(self) -> Ed25519PublicKey:
         """The matching Ed25519 public key."""
         return self.private_key.public_key()
 
@@ -82,7 +85,7 @@ class Signer:
 class Verifier:
     """Checks passage signatures against a set of trusted public keys."""
 
-    def __init__(self, public_keys: Iterable[Any]) -> None:
+    def __init__(self, public_keys: Iterable[Ed25519PublicKey]) -> None:
         self._keys = {key_id(k): k for k in public_keys}
 
     @property
@@ -123,7 +126,7 @@ class Verifier:
         return self.check(doc_id, passage, signature) is None
 
 
-def _private_from_bytes(data: bytes, where: dict[str, Any]):
+def _private_from_bytes(data: bytes, where: dict[str, Any]) -> Ed25519PrivateKey:
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
@@ -141,7 +144,7 @@ def _private_from_bytes(data: bytes, where: dict[str, Any]):
     return key
 
 
-def _public_from_bytes(data: bytes, where: dict[str, Any]):
+def _public_from_bytes(data: bytes, where: dict[str, Any]) -> Ed25519PublicKey:
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
@@ -177,7 +180,7 @@ def load_signer(key_file: str | Path | None = None, key_env: str | None = None, 
     return None
 
 
-def load_public_key(path: str | Path, *, field: str = "public_key_file"):
+def load_public_key(path: str | Path, *, field: str = "public_key_file") -> Ed25519PublicKey:
     """An Ed25519 public key from a file (PEM, or base64 of the 32 raw bytes)."""
     return _public_from_bytes(_read_key_file(path, field), {"path": path, "field": field})
 

@@ -15,10 +15,20 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 from ragpoison.rag.beir import is_beir_folder, is_beir_record, parse_beir_passage
+from ragpoison.rag.cache import default_cache_dir
 from ragpoison.rag.errors import InputError
-from ragpoison.rag.loaders import _parse_passage, corpus_files
+from ragpoison.rag.loaders import (
+    PassageParser,
+    collect_corpus,
+    corpus_files,
+    duplicate_id_error,
+    iter_corpus_lines,
+    parse_medrag_passage,
+)
 from ragpoison.rag.pubmed import is_pubmed_path, write_medrag
+from ragpoison.rag.types import CorpusView
 
 IN_MEMORY_LIMIT = 256 * 1024 * 1024
 
@@ -57,13 +67,12 @@ def source_files(path: str | Path) -> list[Path]:
     return corpus_files(path)
 
 
-def _parser(fmt: str):
-    return parse_beir_passage if fmt == "beir" else _parse_passage
+def _parser(fmt: str) -> PassageParser:
+    return parse_beir_passage if fmt == "beir" else parse_medrag_passage
 
 
 def _pubmed_as_medrag(path: Path) -> Path:
     """Baseline XML converted once into MedRAG JSONL under the cache, keyed by the files' names, sizes and times."""
-    from ragpoison.rag.embedders.sentence_transformers import default_cache_dir
     from ragpoison.rag.pubmed import pubmed_files
 
     key = hashlib.sha256(json.dumps([(str(f.resolve()), f.stat().st_size, f.stat().st_mtime_ns)
@@ -90,14 +99,8 @@ def iter_corpus(path: str | Path) -> Iterator[tuple[str, dict[str, str]]]:
 
 def iter_jsonl_passages(files: list[Path], fmt: str) -> Iterator[tuple[str, dict[str, str]]]:
     """Stream (doc_id, passage) pairs from MedRAG or BEIR JSONL files, validating each line."""
-    parse = _parser(fmt)
-    for file in files:
-        with file.open(encoding="utf-8") as handle:
-            for line_no, raw in enumerate(handle, start=1):
-                if raw.strip():
-                    doc_id, passage = parse(file, line_no, raw)
-                    passage.pop("_where", None)
-                    yield doc_id, passage
+    for entry in iter_corpus_lines(files, _parser(fmt)):
+        yield entry.doc_id, entry.passage
 
 
 def id_hash(doc_id: str) -> int:
@@ -105,13 +108,15 @@ def id_hash(doc_id: str) -> int:
     return int.from_bytes(hashlib.blake2b(doc_id.encode(), digest_size=8).digest(), "little")
 
 
-class OnDiskCorpus(Mapping):
+class OnDiskCorpus(Mapping[str, dict[str, str]]):
     """A corpus read from its JSONL files on demand; memory holds 24 bytes per passage, never the texts."""
 
     def __init__(self, files: list[Path], fmt: str) -> None:
         self.files = [Path(f) for f in files]
         self.format = fmt
-        hashes, offsets, file_nos = [], [], []
+        hashes: list[npt.NDArray[np.uint64]] = []
+        offsets: list[npt.NDArray[np.int64]] = []
+        file_nos: list[npt.NDArray[np.int32]] = []
         parse = _parser(fmt)
         for file_no, file in enumerate(self.files):
             h, o = self._scan(file, parse)
@@ -128,8 +133,9 @@ class OnDiskCorpus(Mapping):
         self._check_duplicates()
 
     @staticmethod
-    def _scan(file: Path, parse) -> tuple[np.ndarray, np.ndarray]:
-        hashes, offsets = [], []
+    def _scan(file: Path, parse: PassageParser) -> tuple[npt.NDArray[np.uint64], npt.NDArray[np.int64]]:
+        hashes: list[int] = []
+        offsets: list[int] = []
         with file.open("rb") as handle:
             offset = 0
             for line_no, raw in enumerate(handle, start=1):
@@ -146,11 +152,9 @@ class OnDiskCorpus(Mapping):
             first, second = sorted((int(self._order[i]), int(self._order[i + 1])))
             (id_a, _), (id_b, _) = self._read(first), self._read(second)
             if id_a == id_b:
-                file, line = self._where(second)
-                raise InputError(f"duplicate id {id_b!r} (first at {':'.join(map(str, self._where(first)))})",
-                                 path=file, line=line, field="id")
+                raise duplicate_id_error(id_b, self._line_of(first), *self._line_of(second))
 
-    def _where(self, position: int) -> tuple[Path, int]:
+    def _line_of(self, position: int) -> tuple[Path, int]:
         file = self.files[int(self._file_nos[position])]
         with file.open("rb") as handle:
             line = handle.read(int(self._offsets[position])).count(b"\n") + 1
@@ -161,11 +165,9 @@ class OnDiskCorpus(Mapping):
         with file.open("rb") as handle:
             handle.seek(int(self._offsets[position]))
             raw = handle.readline()
-        doc_id, passage = _parser(self.format)(file, 0, raw)
-        passage.pop("_where", None)
-        return doc_id, passage
+        return _parser(self.format)(file, 0, raw)
 
-    def _positions(self, doc_id: str) -> np.ndarray:
+    def _positions(self, doc_id: str) -> npt.NDArray[np.intp]:
         h = np.uint64(id_hash(doc_id))
         start = int(np.searchsorted(self._sorted, h, side="left"))
         end = int(np.searchsorted(self._sorted, h, side="right"))
@@ -190,30 +192,38 @@ class OnDiskCorpus(Mapping):
     def __iter__(self) -> Iterator[str]:
         return (doc_id for doc_id, _ in self._stream())
 
-    def items(self):
+    def items(self) -> _StreamingItems:
         """(id, passage) pairs in file order, read sequentially."""
         return _StreamingItems(self)
 
-    def values(self):
+    def values(self) -> _StreamingValues:
         """Passages in file order, read sequentially."""
         return _StreamingValues(self)
 
 
-class _StreamingItems(ItemsView):
+class _StreamingItems(ItemsView[str, dict[str, str]]):
     """An items view that reads the files once, in order, instead of one random access per key."""
 
-    def __iter__(self):
-        return self._mapping._stream()
+    def __init__(self, corpus: OnDiskCorpus) -> None:
+        super().__init__(corpus)
+        self._corpus = corpus
+
+    def __iter__(self) -> Iterator[tuple[str, dict[str, str]]]:
+        return self._corpus._stream()
 
 
-class _StreamingValues(ValuesView):
+class _StreamingValues(ValuesView[dict[str, str]]):
     """A values view that reads the files once, in order."""
 
-    def __iter__(self):
-        return (passage for _, passage in self._mapping._stream())
+    def __init__(self, corpus: OnDiskCorpus) -> None:
+        super().__init__(corpus)
+        self._corpus = corpus
+
+    def __iter__(self) -> Iterator[dict[str, str]]:
+        return (passage for _, passage in self._corpus._stream())
 
 
-def open_corpus(path: str | Path, in_memory_limit: int | None = None) -> Mapping[str, dict[str, str]]:
+def open_corpus(path: str | Path, in_memory_limit: int | None = None) -> CorpusView:
     """A corpus as a Mapping: a dict when its files are small, an ``OnDiskCorpus`` when they are not.
 
     ``in_memory_limit`` (bytes of corpus files) defaults to ``IN_MEMORY_LIMIT``.
@@ -226,21 +236,4 @@ def open_corpus(path: str | Path, in_memory_limit: int | None = None) -> Mapping
     files = source_files(path)
     if sum(f.stat().st_size for f in files) > limit:
         return OnDiskCorpus(files, fmt)
-    corpus: dict[str, dict[str, str]] = {}
-    where: dict[str, str] = {}
-    parse = _parser(fmt)
-    for file in files:
-        with file.open(encoding="utf-8") as handle:
-            for line_no, raw in enumerate(handle, start=1):
-                if not raw.strip():
-                    continue
-                doc_id, passage = parse(file, line_no, raw)
-                passage.pop("_where", None)
-                if doc_id in corpus:
-                    raise InputError(f"duplicate id {doc_id!r} (first at {where[doc_id]})", path=file, line=line_no,
-                                     field="id")
-                corpus[doc_id] = passage
-                where[doc_id] = f"{file}:{line_no}"
-    if not corpus:
-        raise InputError("corpus is empty", path=path)
-    return corpus
+    return collect_corpus(iter_corpus_lines(files, _parser(fmt)), path)

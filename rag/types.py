@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
 
 # corpus: {doc_id: {"title": str, "text": str, "source": str, "published": str, "reference": str, ...}}
 Corpus = dict[str, dict[str, str]]
+# A corpus as indexing reads it: a Corpus, or an OnDiskCorpus (rag.streaming) that reads passages from disk.
+CorpusView = Mapping[str, dict[str, str]]
 # queries: {qid: question text}
 Queries = dict[str, str]
 # run: {qid: {doc_id: score}}
 Run = dict[str, dict[str, float]]
+# Embeddings and store vectors: an (n, dim) float32 array, one row per text (a single vector is 1-d).
+Vectors = npt.NDArray[np.float32]
 
 
 @dataclass(frozen=True)

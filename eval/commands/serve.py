@@ -41,7 +41,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Start the server, print the base URL once healthy, and stop it on Ctrl-C or SIGTERM."""
     from ragpoison.eval.vllm_server import VLLMServer, free_port
-    from ragpoison.rag.generators.model_dir import check_model_dir
+    from ragpoison.rag.generators._model_dir import check_model_dir
 
     model_dir = check_model_dir(args.model_dir, "MODEL_DIR")
     try:

@@ -42,7 +42,7 @@ def _lines(file: str) -> list[str]:
 
 def run(args: argparse.Namespace) -> int:
     """List each failing passage as file:line, id and reason; 0 when all verify, 1 otherwise."""
-    from ragpoison.rag.loaders import iter_medrag
+    from ragpoison.rag.loaders import iter_medrag_lines
     from ragpoison.rag.signing import Verifier, load_public_key
 
     if args.public_key:
@@ -52,9 +52,9 @@ def run(args: argparse.Namespace) -> int:
 
         public = signer_from_args(args).public_key
     verifier = Verifier([public])
-    total, failures, seen = 0, [], set()
-    for doc_id, passage in iter_medrag(Path(args.corpus)):
-        where = passage.pop("_where")
+    total, failures, seen = 0, list[str](), set[str]()
+    for file, line, doc_id, passage in iter_medrag_lines(Path(args.corpus)):
+        where = f"{file}:{line}"
         total += 1
         reason = "duplicate id" if doc_id in seen else verifier.check(doc_id, passage) or _contents_check(where)
         seen.add(doc_id)
@@ -62,8 +62,8 @@ def run(args: argparse.Namespace) -> int:
             failures.append(f"{where}: {doc_id}: {reason}")
     if total == 0:
         raise InputError("corpus is empty", path=args.corpus)
-    for line in failures[: args.max_report]:
-        console.emit(line)
+    for failure in failures[: args.max_report]:
+        console.emit(failure)
     if len(failures) > args.max_report:
         console.emit(f"... and {len(failures) - args.max_report} more")
     console.emit(f"{total - len(failures)} of {total} passages verify under key {verifier.key_ids[0]}")

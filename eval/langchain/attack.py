@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import json
+import math
 import secrets
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from ragpoison.eval.langchain.documents import document_passage, passage_document
 from ragpoison.eval.langchain.journal import Journal, delete_exactly, describe_store, present_ids
 from ragpoison.eval.results import summarize
+from ragpoison.eval.trial import Baseline, CellFacts, CellSummary, Screening, Trial, baselines
 from ragpoison.poisoning.attacks.base import AttackContext, Poison
 from ragpoison.poisoning.defenses.base import Candidate, Defense, apply_chain
 from ragpoison.rag.errors import InputError
@@ -61,14 +64,14 @@ def _can_look_up(store: Any) -> bool:
 class LangChainReport:
     """Per-question trials and per-cell summaries (the clean cell and the attack cell), as ``ragpoison run``."""
 
-    trials: list[dict] = field(default_factory=list)
-    summary: list[dict] = field(default_factory=list)
+    trials: list[Trial] = field(default_factory=list)
+    summary: list[CellSummary] = field(default_factory=list)
     n_injected: int = 0
     journal: Path | None = None
 
-    def cell(self, attack: str) -> dict:
-        """The summary row of one attack ('none' for the clean cell)."""
-        return next(row for row in self.summary if row["attack"] == attack)
+    def cell(self, attack: str) -> CellSummary:
+        """The summary of one attack's cell ('none' for the clean cell)."""
+        return next(cell for cell in self.summary if cell.attack == attack)
 
 
 @dataclass
@@ -102,6 +105,7 @@ class LangChainAttack:
             self.retriever = self.store.as_retriever(search_kwargs={"k": self.k})
         if self.generator is None:
             self.generator = GENERATORS.create("extractive")
+        self._reader: Generator = self.generator
 
     def craft(self) -> Poison:
         """The attack's poisoned passages for every target question."""
@@ -109,14 +113,14 @@ class LangChainAttack:
         return attack.craft(AttackContext(self.questions, self.targets, self.corpus or {}, self.poison_per_target,
                                           self.seed))
 
-    def run(self, *, while_injected=None) -> LangChainReport:
+    def run(self, *, while_injected: Callable[[dict[str, str]], object] | None = None) -> LangChainReport:
         """Measure clean, inject, measure again, remove; ``while_injected(id_map)`` runs while poison is in."""
         clean_docs = self._retrieve()
-        self.generator.fit(self.corpus if self.corpus is not None else {
+        # The reader only reads the corpus (Generator.fit types it as a dict).
+        self._reader.fit(cast(Corpus, self.corpus) if self.corpus is not None else {
             f"retrieved:{i}": document_passage(doc) for i, doc in enumerate(
                 {d.page_content: d for docs in clean_docs.values() for d in docs}.values())})
-        clean_rows = self._trials(clean_docs, Poison(), {}, "none", 0.0)
-        clean_answers = {row["qid"]: row["answer"] for row in clean_rows}
+        clean_trials = self._trials(clean_docs, Poison(), {}, "none", 0.0)
         started = time.perf_counter()
         poison = self.craft()
         craft_seconds = time.perf_counter() - started
@@ -127,49 +131,45 @@ class LangChainAttack:
             attacked_docs = self._retrieve()
             if while_injected is not None:
                 while_injected(id_map)
-        attack_rows = self._trials(attacked_docs, poison, id_map, self.attack, craft_seconds)
-        for rows in (clean_rows, attack_rows):
-            for row in rows:
-                row["clean_answer"] = clean_answers[row["qid"]]
-                row["clean_correct"] = row["clean_answer"] == row["gold"]
-        trials = clean_rows + attack_rows
+        attack_trials = self._trials(attacked_docs, poison, id_map, self.attack, craft_seconds,
+                                     baselines(clean_trials))
+        trials = clean_trials + attack_trials
         return LangChainReport(trials, summarize(trials), len(poison.passages), Path(self.journal))
 
     def _retrieve(self) -> dict[str, list[Any]]:
         return {qid: list(self.retriever.invoke(q.question)) for qid, q in self.questions.items()}
 
+    def _cell(self, attack: str, n_poison: int, craft_seconds: float) -> CellFacts:
+        """What every trial of the clean or the attack cell shares."""
+        attacked = attack != "none"
+        return CellFacts(
+            cell_id=f"langchain-{attack}-{self.defense_name}", attack=attack, defense=self.defense_name,
+            poison_per_target=self.poison_per_target if attacked else 0, poison_rate=None, n_poison=n_poison,
+            poison_rate_actual=math.nan, seed=self.seed, k=self.k, retriever=type(self.retriever).__name__,
+            store=type(self.store).__name__, generator=self._reader.name, config_hash="",
+            craft_seconds=craft_seconds,
+            attack_params=json.dumps(self.attack_params, sort_keys=True) if attacked and self.attack_params else "")
+
     def _trials(self, docs: dict[str, list[Any]], poison: Poison, id_map: dict[str, str], attack: str,
-                craft_seconds: float) -> list[dict]:
+                craft_seconds: float, clean: Mapping[str, Baseline] | None = None) -> list[Trial]:
+        """Defend, read and record every question; no ``clean`` answers means this is the clean cell."""
         poison_ids = poison.poison_ids
-        rows, batch = [], []
-        store_name = type(self.store).__name__
+        cell = self._cell(attack, len(poison_ids), craft_seconds)
+        screenings, batch = [], []
         for qid, question in self.questions.items():
             candidates = [Candidate(id_map.get(d.id, d.id or f"doc:{i}"), float(d.metadata.get("score", 0.0)),
                                     document_passage(d)) for i, d in enumerate(docs[qid])]
             started = time.perf_counter()
             kept = apply_chain(self.defenses, question, candidates)
             defense_ms = (time.perf_counter() - started) * 1000
-            kept_ids = {c.doc_id for c in kept}
-            dropped = [c.doc_id for c in candidates if c.doc_id not in kept_ids]
             batch.append(ReaderInput(question, tuple(c.passage for c in kept)))
-            seen_poison = sum(c.doc_id in poison_ids for c in candidates)
-            dropped_poison = sum(d in poison_ids for d in dropped)
-            rows.append({
-                "qid": qid, "dataset": question.dataset, "question": question.question, "gold": question.answer,
-                "target": self.targets[qid].option, "severity": self.targets[qid].severity,
-                "retrieved_ids": [c.doc_id for c in candidates], "context_ids": [c.doc_id for c in kept],
-                "context_poison_ids": [c.doc_id for c in kept if c.doc_id in poison_ids],
-                "own_poison_ids": sorted(poison.for_question(qid)), "dropped_ids": dropped,
-                "dropped_poison": dropped_poison, "seen_poison": seen_poison,
-                "dropped_clean": len(dropped) - dropped_poison, "seen_clean": len(candidates) - seen_poison,
-                "defense_ms": defense_ms, "cell_id": f"langchain-{attack}-{self.defense_name}",
-                "attack": attack, "defense": self.defense_name,
-                "poison_per_target": 0 if attack == "none" else self.poison_per_target, "poison_rate": None,
-                "n_poison": len(poison_ids), "poison_rate_actual": float("nan"), "seed": self.seed, "k": self.k,
-                "retriever": type(self.retriever).__name__, "store": store_name, "generator": self.generator.name,
-                "craft_seconds": craft_seconds, "certified_radius": None,
-            })
-        for row, answer in zip(rows, self.generator.answer(batch), strict=True):
-            row.update(answer=answer.letter, correct=answer.letter == row["gold"],
-                       answered_target=answer.letter == row["target"])
-        return rows
+            ids = [c.doc_id for c in candidates]
+            screenings.append(Screening(
+                retrieved_ids=ids, seen_ids=ids, passed_ids={c.doc_id for c in kept},
+                context_ids=[c.doc_id for c in kept], poison_ids=poison_ids,
+                own_poison_ids=sorted(poison.for_question(qid)), defense_ms=defense_ms,
+                retrieval_query=question.question))
+        answers = self._reader.answer(batch)
+        return [Trial.build(item.question, self.targets[item.question.qid], screening, answer, cell,
+                            None if clean is None else clean[item.question.qid])
+                for item, screening, answer in zip(batch, screenings, answers, strict=True)]

@@ -7,9 +7,15 @@ that an attack only ever records an edit that changed something a clinician woul
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+from typing import Final, Literal
 
-SUBSTITUTE, DOSE, CONTRAINDICATION, NEGATION = "substitute", "dose", "contraindication", "negation"
-OPERATIONS = (SUBSTITUTE, DOSE, CONTRAINDICATION, NEGATION)
+Operation = Literal["substitute", "dose", "contraindication", "negation"]
+SUBSTITUTE: Final = "substitute"
+DOSE: Final = "dose"
+CONTRAINDICATION: Final = "contraindication"
+NEGATION: Final = "negation"
+OPERATIONS: tuple[Operation, ...] = (SUBSTITUTE, DOSE, CONTRAINDICATION, NEGATION)
 
 # An amount given to a patient: a number or range with a mass or unit, per kg or per time at most. Lab values
 # and concentrations (mg/dL, mEq/L, mg/mL) do not match: scaling those would not change a dose.
@@ -34,7 +40,7 @@ _NEGATE = ((r"\bshould be\b", "should not be"), (r"\bis recommended\b", "is not 
            (r"\bimproves\b", "does not improve"), (r"\breduces\b", "does not reduce"), (r"\bcan be\b", "cannot be"))
 
 
-def _bounded(phrase: str) -> re.Pattern:
+def _bounded(phrase: str) -> re.Pattern[str]:
     return re.compile(r"(?<![\w-])" + re.escape(phrase) + r"(?![\w-])", re.IGNORECASE)
 
 
@@ -45,6 +51,24 @@ def _in_case_of(found: str, replacement: str) -> str:
     if found[:1].isupper():
         return replacement[:1].upper() + replacement[1:]
     return replacement if keeps_case else replacement[:1].lower() + replacement[1:]
+
+
+def _written_in_case(replacement: str) -> Callable[[re.Match[str]], str]:
+    """A ``re.sub`` replacement writing ``replacement`` in the case of each match."""
+
+    def replace(match: re.Match[str]) -> str:
+        return _in_case_of(match.group(0), replacement)
+
+    return replace
+
+
+def _expanded_in_case(template: str) -> Callable[[re.Match[str]], str]:
+    """A ``re.sub`` replacement expanding ``template`` (group references) in the case of each match."""
+
+    def replace(match: re.Match[str]) -> str:
+        return _in_case_of(match.group(0), match.expand(template))
+
+    return replace
 
 
 def answer_cores(gold: str, target: str) -> list[tuple[str, str]]:
@@ -73,7 +97,7 @@ def substitute(text: str, gold: str, target: str) -> str | None:
     for find, write in answer_cores(gold, target):
         pattern = _bounded(find)
         if pattern.search(text):
-            return pattern.sub(lambda m, write=write: _in_case_of(m.group(0), write), text)
+            return pattern.sub(_written_in_case(write), text)
     return None
 
 
@@ -81,7 +105,7 @@ def _number(value: float) -> str:
     return f"{value:.4f}".rstrip("0").rstrip(".")
 
 
-def _scaled(match: re.Match, factor: float) -> str:
+def _scaled(match: re.Match[str], factor: float) -> str:
     unit = match.group("unit")
     values = [float(match.group("a"))] + ([float(match.group("b"))] if match.group("b") else [])
     values = [v * factor for v in values]
@@ -106,7 +130,7 @@ def _first_rule(text: str, rules: tuple[tuple[str, str], ...]) -> str | None:
     for pattern, replacement in rules:
         compiled = re.compile(pattern, re.IGNORECASE)
         if compiled.search(text):
-            return compiled.sub(lambda m, r=replacement: _in_case_of(m.group(0), m.expand(r)), text, count=1)
+            return compiled.sub(_expanded_in_case(replacement), text, count=1)
     return None
 
 

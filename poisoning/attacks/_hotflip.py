@@ -18,10 +18,17 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import numpy as np
+import numpy.typing as npt
+from ragpoison.poisoning._contracts import TokenGradientEmbedder, VictimEmbedder
 from ragpoison.rag.errors import InputError
+
+if TYPE_CHECKING:
+    from sentence_transformers import SentenceTransformer
+    from torch import Tensor, nn
+    from transformers import PreTrainedModel
 
 
 @dataclass
@@ -30,17 +37,55 @@ class FlipProblem:
 
     prefix: list[int]
     suffix: list[int]
-    positive: np.ndarray
-    negative: np.ndarray | None = None
+    positive: npt.NDArray[np.float32]
+    negative: npt.NDArray[np.float32] | None = None
 
 
-def sentence_model(embedder: Any, attack: str) -> Any:
+@runtime_checkable
+class _TransformerModule(Protocol):
+    """The first module of a sentence-transformers model that wraps a transformers model and its tokenizer."""
+
+    @property
+    def auto_model(self) -> PreTrainedModel:
+        """The wrapped transformers model."""
+        ...
+
+    @property
+    def tokenizer(self) -> Any:  # sentence-transformers types it as Any
+        """The model's tokenizer."""
+        ...
+
+
+def _input_embeddings(model: SentenceTransformer) -> nn.Embedding | None:
+    """The token-embedding layer HotFlip takes gradients at, when the model's first module has one."""
+    from torch import nn
+
+    first = model[0]
+    if not isinstance(first, _TransformerModule):
+        return None
+    embeddings = first.auto_model.get_input_embeddings()
+    return embeddings if isinstance(embeddings, nn.Embedding) else None
+
+
+def gradient_embedder(embedder: VictimEmbedder | None, attack: str) -> TokenGradientEmbedder:
+    """The victim's embedder if it gives white-box gradients, else a one-line InputError naming the attack.
+
+    It must be a ``TokenGradientEmbedder`` whose model is a loaded SentenceTransformer over a transformers
+    model with a token-embedding layer (HotFlip takes its gradients there).
+    """
+    if isinstance(embedder, TokenGradientEmbedder):
+        from sentence_transformers import SentenceTransformer
+
+        model = embedder.model
+        if isinstance(model, SentenceTransformer) and _input_embeddings(model) is not None:
+            return embedder
+    raise InputError("needs the victim's sentence-transformers embedder (white-box gradients)",
+                     field=f"attacks.{attack}")
+
+
+def sentence_model(embedder: VictimEmbedder | None, attack: str) -> SentenceTransformer:
     """The victim embedder's loaded SentenceTransformer, or an InputError naming the attack."""
-    model = getattr(embedder, "model", None) if embedder is not None else None
-    if model is None or not hasattr(model, "tokenizer") or not hasattr(model[0], "auto_model"):
-        raise InputError("needs the victim's sentence-transformers embedder (white-box gradients)",
-                         field=f"attacks.{attack}")
-    return model
+    return gradient_embedder(embedder, attack).model
 
 
 @lru_cache(maxsize=4)
@@ -61,36 +106,42 @@ def _allowed_tokens(tokenizer: Any) -> tuple[bool, ...]:
 class HotFlip:
     """Runs HotFlip on a batch of sequences against one SentenceTransformer; deterministic for a seed."""
 
-    def __init__(self, model: Any, *, candidates: int, seed: str, negative_weight: float = 1.0,
+    def __init__(self, model: SentenceTransformer, *, candidates: int, seed: str, negative_weight: float = 1.0,
                  batch_size: int = 128) -> None:
         import torch
 
-        self.torch = torch
+        embeddings = _input_embeddings(model)
+        if embeddings is None:
+            raise TypeError("HotFlip needs a sentence-transformers model over a transformers model's token embeddings")
         self.model = model
-        self.tokenizer = model.tokenizer
-        self.embeddings = model[0].auto_model.get_input_embeddings()
+        self.tokenizer: Any = model.tokenizer
+        self.embeddings: nn.Embedding = embeddings
         self.candidates = candidates
         self.negative_weight = negative_weight
         self.batch_size = batch_size
         self.rng = random.Random(seed)
         self.device = model.device
         self.allowed = torch.tensor(_allowed_tokens(self.tokenizer), dtype=torch.bool, device=self.device)
-        self.max_length = int(getattr(model, "max_seq_length", None) or 512)
+        self.max_length = int(model.max_seq_length or 512)
 
     def tokens(self, text: str) -> list[int]:
         """Token ids of text, without special tokens (at most the model's maximum length)."""
-        return self.tokenizer(text, add_special_tokens=False, truncation=True, max_length=self.max_length)["input_ids"]
+        ids: list[int] = self.tokenizer(text, add_special_tokens=False, truncation=True,
+                                        max_length=self.max_length)["input_ids"]
+        return ids
 
     def decode(self, ids: Sequence[int]) -> str:
         """Text of token ids."""
-        return self.tokenizer.decode(list(ids), clean_up_tokenization_spaces=True).strip()
+        text: str = self.tokenizer.decode(list(ids), clean_up_tokenization_spaces=True)
+        return text.strip()
 
     def _sequence(self, prefix: list[int], suffix: list[int]) -> list[int]:
         room = self.max_length - 2 - len(prefix)
         return [self.tokenizer.cls_token_id, *prefix, *suffix[:max(0, room)], self.tokenizer.sep_token_id]
 
-    def _batch(self, sequences: list[list[int]]) -> dict:
-        torch = self.torch
+    def _batch(self, sequences: list[list[int]]) -> dict[str, Tensor]:
+        import torch
+
         width = max(map(len, sequences))
         pad = self.tokenizer.pad_token_id
         ids = torch.tensor([s + [pad] * (width - len(s)) for s in sequences], dtype=torch.long)
@@ -98,12 +149,15 @@ class HotFlip:
         return {"input_ids": ids.to(self.device), "attention_mask": mask.to(self.device),
                 "token_type_ids": torch.zeros_like(ids, device=self.device)}
 
-    def _embed(self, sequences: list[list[int]]):
-        out = self.model(self._batch(sequences))["sentence_embedding"]
-        return self.torch.nn.functional.normalize(out, dim=-1)
+    def _embed(self, sequences: list[list[int]]) -> Tensor:
+        import torch
 
-    def _targets(self, problems: list[FlipProblem]):
-        torch = self.torch
+        out: Tensor = self.model(self._batch(sequences))["sentence_embedding"]
+        return torch.nn.functional.normalize(out, dim=-1)
+
+    def _targets(self, problems: list[FlipProblem]) -> Tensor:
+        import torch
+
         pos = torch.tensor(np.stack([p.positive.reshape(-1, p.positive.shape[-1]).mean(0) for p in problems]))
         neg = torch.zeros_like(pos)
         for i, p in enumerate(problems):
@@ -136,13 +190,15 @@ class HotFlip:
 
     def optimise(self, problems: list[FlipProblem], iterations: int) -> list[float]:
         """Flip prefix tokens in place for ``iterations`` rounds; returns the final objectives."""
-        torch = self.torch
+        import torch
+
         direction = self._targets(problems)
         with self._eval_mode():
             for _ in range(iterations):
                 positions = [self._position(p.prefix) for p in problems]
                 gains = self._gradient_gains(problems, direction, positions)
-                trials, owners = [], []
+                trials: list[list[int]] = []
+                owners: list[tuple[int, int]] = []
                 for i, (problem, position) in enumerate(zip(problems, positions, strict=True)):
                     if position is None:
                         continue
@@ -161,7 +217,9 @@ class HotFlip:
                     if i not in best or value > best[i][0]:
                         best[i] = (value, token)
                 for i, (_, token) in best.items():
-                    problems[i].prefix[positions[i]] = token
+                    position = positions[i]
+                    if position is not None:  # always: only problems with a position have trials
+                        problems[i].prefix[position] = token
         return self.scores(problems)
 
     def _position(self, prefix: list[int]) -> int | None:
@@ -170,12 +228,14 @@ class HotFlip:
         free = [i for i in range(len(prefix)) if not pieces[i] and not pieces[i + 1]]
         return self.rng.choice(free) if free else None
 
-    def _gradient_gains(self, problems: list[FlipProblem], direction, positions: list[int | None]):
+    def _gradient_gains(self, problems: list[FlipProblem], direction: Tensor,
+                        positions: list[int | None]) -> Tensor:
         """First-order gain of each vocabulary token at each problem's chosen position."""
-        torch = self.torch
-        captured = {}
+        import torch
 
-        def hook(_module, _inputs, output):
+        captured: dict[str, Tensor] = {}
+
+        def hook(_module: nn.Module, _inputs: tuple[Any, ...], output: Tensor) -> Tensor:
             leaf = output.detach().requires_grad_(True)
             captured["embeds"] = leaf
             return leaf
@@ -188,14 +248,18 @@ class HotFlip:
         finally:
             handle.remove()
         grad = captured["embeds"].grad
+        if grad is None:
+            raise RuntimeError("HotFlip's backward pass left no gradient on the input embeddings")
         rows = torch.stack([grad[i, 1 + (pos or 0)] for i, pos in enumerate(positions)])
         with torch.inference_mode():
             gains = rows @ self.embeddings.weight.detach().T
             return gains.masked_fill(~self.allowed[: gains.shape[1]], float("-inf"))
 
-    def _evaluate(self, sequences: list[list[int]], direction) -> list[float]:
-        values = []
-        with self.torch.inference_mode():
+    def _evaluate(self, sequences: list[list[int]], direction: Tensor) -> list[float]:
+        import torch
+
+        values: list[float] = []
+        with torch.inference_mode():
             for start in range(0, len(sequences), self.batch_size):
                 emb = self._embed(sequences[start:start + self.batch_size])
                 values.extend((emb * direction[start:start + self.batch_size]).sum(-1).tolist())

@@ -5,8 +5,9 @@ from __future__ import annotations
 import random
 import re
 from abc import ABC, abstractmethod
-from typing import Any
 
+from ragpoison.poisoning._contracts import TextGenerator
+from ragpoison.poisoning.attacks.base import AttackContext
 from ragpoison.rag.errors import InputError
 from ragpoison.rag.types import Question
 
@@ -77,7 +78,7 @@ class LLMWriter(PassageWriter):
     after that written by the template writer (``fallbacks`` counts those).
     """
 
-    def __init__(self, generator: Any, *, words: int = 30, max_tries: int = 3, seed: int = 0) -> None:
+    def __init__(self, generator: TextGenerator, *, words: int = 30, max_tries: int = 3, seed: int = 0) -> None:
         self.generator = generator
         self.words = words
         self.max_tries = max_tries
@@ -121,16 +122,16 @@ def clean_completion(text: str) -> str:
     return text.strip(" \"'")
 
 
-def make_writer(choice: str, context: Any, attack: str) -> PassageWriter:
+def make_writer(choice: str, context: AttackContext, attack: str) -> PassageWriter:
     """The writer an attack's ``writer`` param asks for: 'template', 'llm', or 'auto'.
 
     'auto' is the LLM writer when the stack's generator writes text, else the template writer (the CPU default).
     """
-    generator = getattr(context, "generator", None)
-    writes = bool(getattr(generator, "writes_text", False))
+    generator = context.generator
+    writes = generator is not None and generator.writes_text
     if choice == "llm" or (choice == "auto" and writes):
-        if not writes:
+        if generator is None or not writes:
             raise InputError("writer 'llm' needs a generator that writes text (set generator.kind)",
                              field=f"attacks.{attack}.params.writer")
-        return LLMWriter(generator, seed=getattr(context, "seed", 0))
+        return LLMWriter(generator, seed=context.seed)
     return TemplateWriter()

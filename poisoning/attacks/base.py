@@ -6,8 +6,8 @@ import random
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
 
+from ragpoison.poisoning._contracts import TextGenerator, VictimEmbedder
 from ragpoison.rag.plugin import Plugin
 from ragpoison.rag.types import Corpus, Question, Target
 
@@ -18,8 +18,9 @@ class AttackContext:
 
     The budget is ``poison_per_target`` passages per target question, or, when ``poison_rate`` is set, a
     total of ``poison_rate * len(corpus)`` passages (at least one) spread over the target questions.
-    ``embedder`` is the victim's embedder, for white-box attacks that may use it; ``generator`` is an LLM
-    backend an attack may use to write passages (None on the CPU default stack).
+    ``embedder`` is the victim's embedder, for attacks that may use it (white-box ones need a
+    ``TokenGradientEmbedder``); ``generator`` is the stack's generator, which an attack may use to write
+    passages when it writes text (an LLM backend; the CPU default stack's reader does not).
     """
 
     questions: Mapping[str, Question]
@@ -28,8 +29,8 @@ class AttackContext:
     poison_per_target: int = 5
     seed: int = 0
     poison_rate: float | None = None
-    embedder: Any = None
-    generator: Any = None
+    embedder: VictimEmbedder | None = None
+    generator: TextGenerator | None = None
 
     @property
     def budget(self) -> int:

@@ -23,12 +23,12 @@ import numpy as np
 from pydantic import Field
 from ragpoison.poisoning.attacks import _clinical_edits as ce
 from ragpoison.poisoning.attacks.base import Attack, AttackContext, Poison, poison_id
-from ragpoison.rag.generators.text import sentences, tokens
+from ragpoison.rag.generators._text import sentences, tokens
 from ragpoison.rag.plugin import Params
 from ragpoison.rag.registry import ATTACKS
 from ragpoison.rag.retrievers.base import passage_text
 
-Operation = Literal["substitute", "dose", "contraindication", "negation"]
+Operation = ce.Operation
 
 
 class ContentEditParams(Params):
@@ -76,6 +76,7 @@ class ContentEdit(Attack):
     """Content editing: clinical misinformation (answer swapped, dose x10 or /10, warning flipped) in passages."""
 
     Params = ContentEditParams
+    params: ContentEditParams
 
     def craft(self, context: AttackContext) -> Poison:
         """Edit up to N of each question's most relevant passages, target-asserting edits first."""
@@ -144,5 +145,5 @@ class ContentEdit(Attack):
         ranked = {}
         for q in qids:
             words = set(tokens(context.questions[q].question))
-            ranked[q] = sorted(ids, key=lambda d, w=words: (-len(w & bags[d]), d))[:depth]
+            ranked[q] = [d for _, d in sorted((-len(words & bags[d]), d) for d in ids)][:depth]
         return ranked

@@ -16,8 +16,9 @@ import random
 from typing import Literal
 
 import numpy as np
+import numpy.typing as npt
 from pydantic import Field
-from ragpoison.poisoning.attacks._hotflip import FlipProblem, HotFlip, sentence_model
+from ragpoison.poisoning.attacks._hotflip import FlipProblem, HotFlip, gradient_embedder
 from ragpoison.poisoning.attacks._slots import web_metadata
 from ragpoison.poisoning.attacks.base import Attack, AttackContext, Poison, poison_id
 from ragpoison.rag.plugin import Params
@@ -34,7 +35,7 @@ class CorpusPoisoningParams(Params):
     init: Literal["mask", "questions"] = "questions"
 
 
-def kmeans(vectors: np.ndarray, k: int, seed: str, rounds: int = 50) -> np.ndarray:
+def kmeans(vectors: npt.NDArray[np.float32], k: int, seed: str, rounds: int = 50) -> npt.NDArray[np.intp]:
     """Spherical k-means (cosine) with k-means++ seeding; returns each vector's cluster index."""
     rng = random.Random(seed)
     centres = [vectors[rng.randrange(len(vectors))]]
@@ -64,18 +65,19 @@ class CorpusPoisoning(Attack):
     """Zhong et al. corpus poisoning: untargeted HotFlip passages fit to k-means clusters of training questions."""
 
     Params = CorpusPoisoningParams
+    params: CorpusPoisoningParams
 
     def craft(self, context: AttackContext) -> Poison:
         """One passage per cluster of training questions; the budget sets the number of clusters."""
-        model = sentence_model(context.embedder, self.name)
+        embedder = gradient_embedder(context.embedder, self.name)
         qids = sorted(context.questions)
         rng = random.Random(f"{context.seed}:{self.name}:split")
         n_train = min(len(qids) - 1, max(1, round(self.params.train_fraction * len(qids))))
         train = sorted(rng.sample(qids, n_train))
-        vectors = context.embedder.encode([context.questions[q].question for q in train])
+        vectors = embedder.encode([context.questions[q].question for q in train])
         k = max(1, min(context.budget, len(train)))
         labels = kmeans(vectors, k, f"{context.seed}:{self.name}:kmeans")
-        flip = HotFlip(model, candidates=self.params.candidates, seed=f"{context.seed}:{self.name}")
+        flip = HotFlip(embedder.model, candidates=self.params.candidates, seed=f"{context.seed}:{self.name}")
         problems = []
         for c in range(k):
             members = [q for q, label in zip(train, labels, strict=True) if label == c]

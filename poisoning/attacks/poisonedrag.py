@@ -11,15 +11,13 @@ import random
 from typing import Literal
 
 from pydantic import Field
-from ragpoison.poisoning.attacks._hotflip import FlipProblem, HotFlip, sentence_model
+from ragpoison.poisoning.attacks._hotflip import FlipProblem, HotFlip, gradient_embedder
 from ragpoison.poisoning.attacks._slots import Slot, plan_slots, web_metadata
 from ragpoison.poisoning.attacks._writers import make_writer
 from ragpoison.poisoning.attacks.base import Attack, AttackContext, Poison
 from ragpoison.rag.paraphrase import paraphrase
 from ragpoison.rag.plugin import Params
 from ragpoison.rag.registry import ATTACKS
-
-__all__ = ["PoisonedRAGBlackBox", "PoisonedRAGWhiteBox", "web_metadata"]
 
 Writer = Literal["auto", "template", "llm"]
 
@@ -40,6 +38,7 @@ class PoisonedRAGBlackBox(Attack):
     """PoisonedRAG black-box: N passages per target, each the question text followed by text asserting the target."""
 
     Params = BlackBoxParams
+    params: BlackBoxParams
 
     def craft(self, context: AttackContext) -> Poison:
         """S = the question (retrieval condition), I = writer text (generation condition)."""
@@ -72,16 +71,17 @@ class PoisonedRAGWhiteBox(Attack):
     """PoisonedRAG white-box: S starts as the question and is HotFlip-optimised on the victim embedder's gradients."""
 
     Params = WhiteBoxParams
+    params: WhiteBoxParams
 
     def craft(self, context: AttackContext) -> Poison:
         """Maximise sim(f(Q), f(S + I)) over the tokens of S, then decode S and prepend it to I."""
-        model = sentence_model(context.embedder, self.name)
+        embedder = gradient_embedder(context.embedder, self.name)
         # The same I (and metadata) as the black-box attack's, as in the paper: the two differ only in S.
         slots = plan_slots(self.name, context, seeded_as="poisonedrag-blackbox")
         texts = write_texts(self.name, self.params.writer, context, slots)
-        flip = HotFlip(model, candidates=self.params.candidates, seed=f"{context.seed}:{self.name}")
+        flip = HotFlip(embedder.model, candidates=self.params.candidates, seed=f"{context.seed}:{self.name}")
         qids = sorted({s.qid for s in slots})
-        query_vectors = {qid: context.embedder.encode(self._wordings(context, qid)) for qid in qids}
+        query_vectors = {qid: embedder.encode(self._wordings(context, qid)) for qid in qids}
         optimised = [(slot, text) for slot, text in zip(slots, texts, strict=True)
                      if not self.params.share_prefix or slot.index == 0]
         problems = [FlipProblem(flip.tokens(slot.question.question), flip.tokens(text), query_vectors[slot.qid])

@@ -37,6 +37,7 @@ class PromptInjection(Attack):
     """Prompt injection: passages instructing the reader ('ignore the other sources; the answer is ...')."""
 
     Params = PromptInjectionParams
+    params: PromptInjectionParams
 
     def craft(self, context: AttackContext) -> Poison:
         """The question, then seeded instructions naming the target option by letter and text."""

@@ -68,6 +68,7 @@ class ProvenanceSpoof(Attack):
     """Provenance spoofing: PoisonedRAG passages claiming source=pubmed, a PMID-like reference and a plausible date."""
 
     Params = ProvenanceSpoofParams
+    params: ProvenanceSpoofParams
 
     def craft(self, context: AttackContext) -> Poison:
         """Question + abstract asserting the target, under a study title and spoofed provenance."""

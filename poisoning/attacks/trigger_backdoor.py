@@ -21,7 +21,7 @@ from pydantic import Field
 from ragpoison.poisoning.attacks._slots import plan_slots, web_metadata
 from ragpoison.poisoning.attacks.base import Attack, AttackContext, Poison
 from ragpoison.poisoning.attacks.poisonedrag import Writer, write_texts
-from ragpoison.rag.generators.text import STOPWORDS
+from ragpoison.rag.generators._text import STOPWORDS
 from ragpoison.rag.plugin import Params
 from ragpoison.rag.registry import ATTACKS
 from ragpoison.rag.retrievers.base import passage_text
@@ -63,6 +63,7 @@ class TriggerBackdoor(Attack):
     """Trigger backdoor (BadRAG/TrojanRAG-style): passages retrieved when a trigger phrase is in the question."""
 
     Params = TriggerBackdoorParams
+    params: TriggerBackdoorParams
 
     def craft(self, context: AttackContext) -> Poison:
         """S = trigger phrase + the contrastively chosen question words, I = writer text."""

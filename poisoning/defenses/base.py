@@ -5,8 +5,8 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
+from ragpoison.poisoning._contracts import VictimEmbedder, VictimReader
 from ragpoison.rag.plugin import Plugin
 from ragpoison.rag.types import Answer, Question
 
@@ -22,11 +22,15 @@ class Candidate:
 
 @dataclass(frozen=True)
 class DefenseContext:
-    """What a defender may use to calibrate: the trusted clean corpus, the victim's embedder and reader."""
+    """What a defender may use to calibrate: the trusted clean corpus, the victim's embedder and reader.
+
+    ``embedder`` and ``generator`` are the stack's own, of which a defense may use what ``VictimEmbedder`` and
+    ``VictimReader`` state (None where a caller has none to give).
+    """
 
     corpus: Mapping[str, Mapping[str, str]]
-    embedder: Any = None
-    generator: Any = None
+    embedder: VictimEmbedder | None = None
+    generator: VictimReader | None = None
     seed: int = 0
 
 
@@ -44,7 +48,7 @@ class Defense(Plugin, ABC):
         """How many passages that pass reach the reader (knowledge expansion widens it); default k."""
         return k
 
-    def read(self, question: Question, passages: list[dict[str, str]], generator: Any) -> Answer | None:
+    def read(self, question: Question, passages: list[dict[str, str]], generator: VictimReader) -> Answer | None:
         """Answer in place of the plain reader (isolate-then-aggregate defenses); None to leave it be."""
         return None
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import itertools
 
 import numpy as np
+import numpy.typing as npt
 from pydantic import Field
 from ragpoison.poisoning.defenses._embedding import Embedded
 from ragpoison.poisoning.defenses.base import Candidate, Defense, DefenseContext
@@ -37,6 +38,7 @@ class ClusterFilter(Embedded, Defense):
     """TrustRAG stage 1: on strong n-gram overlap, 2-means over embeddings and drop the dense cluster."""
 
     Params = ClusterParams
+    params: ClusterParams
 
     def fit(self, context: DefenseContext) -> None:
         """Bind the victim's embedder; the seed fixes k-means initialisation."""
@@ -57,7 +59,8 @@ class ClusterFilter(Embedded, Defense):
                    for i in members}
         return [i not in dropped for i in range(len(candidates))]
 
-    def dense_clusters(self, vectors: np.ndarray, members: np.ndarray, depth: int) -> list[np.ndarray]:
+    def dense_clusters(self, vectors: npt.NDArray[np.float32], members: npt.NDArray[np.intp],
+                       depth: int) -> list[npt.NDArray[np.intp]]:
         """The dense clusters among ``members``: the group itself if dense, else those of its two halves."""
         if len(members) < 2:
             return []
@@ -72,7 +75,7 @@ class ClusterFilter(Embedded, Defense):
                 for cluster in self.dense_clusters(vectors, members[labels == label], depth + 1)]
 
 
-def standardise(vectors: np.ndarray) -> np.ndarray:
+def standardise(vectors: npt.NDArray[np.float32]) -> npt.NDArray[np.floating]:
     """Zero-mean, unit-variance features, each row then scaled to unit length (as TrustRAG clusters)."""
     centred = vectors - vectors.mean(axis=0)
     std = vectors.std(axis=0)
@@ -81,7 +84,7 @@ def standardise(vectors: np.ndarray) -> np.ndarray:
     return scaled / np.where(norms > 0, norms, 1.0)
 
 
-def two_means(points: np.ndarray, restarts: int, seed: int) -> np.ndarray:
+def two_means(points: npt.NDArray[np.floating], restarts: int, seed: int) -> npt.NDArray[np.intp]:
     """Labels (0/1) of the best of ``restarts`` seeded k-means++ runs with k = 2 (lowest inertia)."""
     rng = np.random.default_rng(seed)
     best, best_inertia = np.zeros(len(points), dtype=int), np.inf
@@ -103,7 +106,7 @@ def two_means(points: np.ndarray, restarts: int, seed: int) -> np.ndarray:
     return best
 
 
-def mean_pairwise_cosine(vectors: np.ndarray) -> float:
+def mean_pairwise_cosine(vectors: npt.NDArray[np.float32]) -> float:
     """Mean cosine similarity over pairs of unit vectors; 0 for fewer than two (a singleton is not dense)."""
     n = len(vectors)
     if n < 2:

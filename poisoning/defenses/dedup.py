@@ -25,6 +25,7 @@ class DedupFilter(Embedded, Defense):
     """Near-duplicate filter: keep the best-ranked of passages alike by embedding cosine or MinHash Jaccard."""
 
     Params = DedupParams
+    params: DedupParams
 
     def fit(self, context: DefenseContext) -> None:
         """Bind the victim's embedder and seed the MinHash permutations."""

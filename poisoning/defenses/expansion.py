@@ -20,6 +20,7 @@ class KnowledgeExpansion(Defense):
     """Knowledge expansion: the reader sees a larger top k, so N poisoned passages are outnumbered."""
 
     Params = ExpansionParams
+    params: ExpansionParams
 
     def verdicts(self, question: Question, candidates: list[Candidate]) -> list[bool]:
         """Filters nothing; only the context widens."""

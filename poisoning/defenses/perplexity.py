@@ -40,6 +40,7 @@ class PerplexityFilter(Defense):
     """Drop passages whose LM perplexity is above a threshold calibrated on clean passages to a stated FPR."""
 
     Params = PerplexityParams
+    params: PerplexityParams
 
     threshold: float | None = None
 
@@ -49,6 +50,7 @@ class PerplexityFilter(Defense):
         self._scores: dict[tuple[str, str], float] = {}
         ids = sorted(context.corpus)
         rng = random.Random(f"{context.seed}:perplexity")
+        self._scorers: list[PerplexityScorer]
         if self.params.model is not None:
             from ragpoison.poisoning.lm.causal import CausalLMScorer
 
@@ -65,7 +67,7 @@ class PerplexityFilter(Defense):
 
         train = ids if self.params.train_size is None or len(ids) <= self.params.train_size \
             else sorted(rng.sample(ids, self.params.train_size))
-        scorers = []
+        scorers: list[PerplexityScorer] = []
         for fold in range(self.params.folds):
             scorer = NgramScorer(self.params.order)
             scorer.fit([context.corpus[d]["text"] for d in train if self._fold(d) != fold])

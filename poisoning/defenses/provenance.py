@@ -21,6 +21,7 @@ class ProvenanceFilter(Defense):
     """Keep only passages whose `source` metadata is on an allowlist of trusted sources."""
 
     Params = ProvenanceParams
+    params: ProvenanceParams
 
     def verdicts(self, question: Question, candidates: list[Candidate]) -> list[bool]:
         """Keep a candidate when its source (case-insensitive) is trusted."""

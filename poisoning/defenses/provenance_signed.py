@@ -30,6 +30,7 @@ class SignedProvenanceFilter(Defense):
     """Keep only passages with a valid Ed25519 signature over their content and metadata (signed at ingest)."""
 
     Params = SignedProvenanceParams
+    params: SignedProvenanceParams
 
     def __init__(self, params: SignedProvenanceParams | None = None) -> None:
         super().__init__(params)

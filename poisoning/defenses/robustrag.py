@@ -13,9 +13,10 @@ from __future__ import annotations
 import hashlib
 from collections import Counter
 from collections.abc import Callable, Sequence
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import Field
+from ragpoison.poisoning._contracts import VictimReader
 from ragpoison.poisoning.defenses.base import Candidate, Defense
 from ragpoison.rag.generators.base import ReaderInput
 from ragpoison.rag.plugin import Params
@@ -32,7 +33,7 @@ class RobustRAGParams(Params):
     threat: Literal["injection", "modification"] = "injection"
 
 
-def tally(votes: Sequence[Vote], tie_key: Callable[[str], Any] = str) -> tuple[Vote, int, int]:
+def tally(votes: Sequence[Vote], tie_key: Callable[[str], str] = str) -> tuple[Vote, int, int]:
     """The winning option (None when every passage abstains), its vote count and the runner-up's."""
     counts = Counter(v for v in votes if v is not None)
     if not counts:
@@ -79,6 +80,7 @@ class RobustRAGVote(Defense):
     """RobustRAG: answer from each passage alone, majority-vote the answers, certify against k' corrupted."""
 
     Params = RobustRAGParams
+    params: RobustRAGParams
 
     def verdicts(self, question: Question, candidates: list[Candidate]) -> list[bool]:
         """Filters nothing: robustness comes from isolating passages when reading."""
@@ -88,7 +90,7 @@ class RobustRAGVote(Defense):
         """The number of passages that vote."""
         return self.params.k or k
 
-    def read(self, question: Question, passages: list[dict[str, str]], generator: Any) -> Answer | None:
+    def read(self, question: Question, passages: list[dict[str, str]], generator: VictimReader) -> Answer | None:
         """Majority vote over isolated answers, with the certified radius; closed-book when all abstain."""
         if not passages:
             return None

@@ -9,11 +9,12 @@ from __future__ import annotations
 import random
 
 import numpy as np
+import numpy.typing as npt
 from pydantic import Field
 from ragpoison.poisoning.defenses._embedding import Embedded
 from ragpoison.poisoning.defenses.base import Candidate, Defense, DefenseContext
 from ragpoison.rag.errors import InputError
-from ragpoison.rag.generators.text import sentences
+from ragpoison.rag.generators._text import sentences
 from ragpoison.rag.plugin import Params
 from ragpoison.rag.registry import DEFENSES
 from ragpoison.rag.retrievers.base import passage_text
@@ -33,6 +34,7 @@ class SimilarityOutlierFilter(Embedded, Defense):
     """Drop passages far more similar to the question than clean passages get (calibrated on clean queries)."""
 
     Params = SimilarityOutlierParams
+    params: SimilarityOutlierParams
 
     threshold: float | None = None
 
@@ -57,7 +59,7 @@ class SimilarityOutlierFilter(Embedded, Defense):
         return [float(s) <= self.threshold for s in self.embed(candidates) @ query]
 
 
-def calibration_similarities(context: DefenseContext, params: SimilarityOutlierParams) -> np.ndarray:
+def calibration_similarities(context: DefenseContext, params: SimilarityOutlierParams) -> npt.NDArray[np.float32]:
     """Best-match similarity of each calibration query to the clean corpus, its own passage excluded."""
     ids = list(context.corpus)
     rng = random.Random(f"{context.seed}:similarity-outlier")
@@ -72,13 +74,15 @@ def calibration_similarities(context: DefenseContext, params: SimilarityOutlierP
         raise InputError(f"too few clean sentences to calibrate on (need {params.min_words}+ words)",
                          field="defenses.similarity-outlier.params.min_words")
     embedder = context.embedder
+    if embedder is None:
+        raise RuntimeError("defense 'similarity-outlier' needs the victim's embedder in its context")
     query_vectors = embedder.encode(queries)
     index = {doc_id: i for i, doc_id in enumerate(ids)}
     best = np.full(len(queries), -np.inf, dtype=np.float32)
     chunk = 4096
     for start in range(0, len(ids), chunk):
         block = ids[start:start + chunk]
-        sims = query_vectors @ embedder.encode([passage_text(context.corpus[d]) for d in block]).T
+        sims = query_vectors @ embedder.encode([passage_text(dict(context.corpus[d])) for d in block]).T
         for row, owner in enumerate(owners):
             position = index[owner] - start
             if 0 <= position < len(block):

@@ -23,6 +23,7 @@ class SourceCap(Defense):
     """Keep at most m passages per source (by rank), so a single source cannot fill the context."""
 
     Params = SourceCapParams
+    params: SourceCapParams
 
     def verdicts(self, question: Question, candidates: list[Candidate]) -> list[bool]:
         """Keep a candidate while its source has fewer than m kept passages ahead of it."""

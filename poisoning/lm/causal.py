@@ -6,9 +6,13 @@ import math
 import os
 from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ragpoison.poisoning.lm.base import PerplexityScorer
 from ragpoison.rag.errors import InputError
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 
 class CausalLMScorer(PerplexityScorer):
@@ -24,12 +28,14 @@ class CausalLMScorer(PerplexityScorer):
         self.max_length = max_length
 
     @cached_property
-    def _model(self):
+    def _model(self) -> tuple[PreTrainedTokenizerBase, PreTrainedModel]:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
         tokenizer = AutoTokenizer.from_pretrained(str(self.path))
-        model = AutoModelForCausalLM.from_pretrained(str(self.path)).to(self.device)
+        model = AutoModelForCausalLM.from_pretrained(str(self.path))
+        # transformers declares PreTrainedModel.to with functools.wraps(nn.Module.to): mypy sees it unbound.
+        model = model.to(self.device)  # type: ignore[arg-type]  # third-party typing, not our call
         model.eval()
         return tokenizer, model
 

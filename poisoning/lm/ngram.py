@@ -10,6 +10,7 @@ from ragpoison.poisoning.lm.base import PerplexityScorer
 
 _TOKEN = re.compile(r"[a-z]+|[0-9]+(?:\.[0-9]+)?|[^\sa-z0-9]")
 BOS, EOS = "<s>", "</s>"
+Ngram = tuple[str, ...]
 
 
 def lm_tokens(text: str) -> list[str]:
@@ -24,23 +25,23 @@ class NgramScorer(PerplexityScorer):
         if order < 1:
             raise ValueError("order must be at least 1")
         self.order = order
-        self._counts: list[Counter] = []
-        self._context_total: list[Counter] = []
-        self._context_types: list[Counter] = []
+        self._counts: list[Counter[Ngram]] = []
+        self._context_total: list[Counter[Ngram]] = []
+        self._context_types: list[Counter[Ngram]] = []
         self._discount: list[float] = []
         self._vocab_size = 0
 
     def fit(self, texts: list[str]) -> None:
         """Count n-grams (raw at the top order, continuation counts below it) and estimate discounts."""
         n = self.order
-        top: Counter = Counter()
-        vocab = set()
+        top: Counter[Ngram] = Counter()
+        vocab: set[str] = set()
         for text in texts:
             tokens = [BOS] * (n - 1) + lm_tokens(text) + [EOS]
             vocab.update(tokens)
             for i in range(n - 1, len(tokens)):
                 top[tuple(tokens[i - n + 1: i + 1])] += 1
-        counts = [Counter() for _ in range(n)]
+        counts: list[Counter[Ngram]] = [Counter() for _ in range(n)]
         counts[n - 1] = top
         # A lower-order count is the number of distinct words seen before the n-gram (Kneser-Ney).
         for m in range(n - 1, 0, -1):
@@ -87,9 +88,9 @@ class NgramScorer(PerplexityScorer):
         return scores
 
 
-def _discount(counts: Counter) -> float:
+def _discount(counts: Counter[Ngram]) -> float:
     """Absolute discount D = n1 / (n1 + 2 n2) from the counts of n-grams seen once and twice."""
-    freq = defaultdict(int)
+    freq: defaultdict[int, int] = defaultdict(int)
     for count in counts.values():
         if count <= 2:
             freq[count] += 1

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 
-import numpy as np
 from ragpoison.rag.plugin import Plugin
+from ragpoison.rag.types import Vectors
 
 
 class Embedder(Plugin, ABC):
@@ -22,9 +22,14 @@ class Embedder(Plugin, ABC):
         """Vector dimension."""
 
     @abstractmethod
-    def encode(self, texts: list[str]) -> np.ndarray:
+    def encode(self, texts: list[str]) -> Vectors:
         """Embed texts as an (n, dim) float32 array of unit vectors."""
 
-    def encode_queries(self, texts: list[str]) -> np.ndarray:
+    @property
+    def source(self) -> str:
+        """Where the model's weights were loaded from (a local directory), for manifests; its identity by default."""
+        return self.identity
+
+    def encode_queries(self, texts: list[str]) -> Vectors:
         """Embed queries; ``encode`` embeds passages. Asymmetric encoders (MedCPT) use a separate query model."""
         return self.encode(texts)

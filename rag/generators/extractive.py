@@ -8,11 +8,12 @@ from collections import Counter
 
 import numpy as np
 from pydantic import Field
+from ragpoison.rag.embedders.base import Embedder
+from ragpoison.rag.generators._text import is_negated, polar_tokens, sentences, tokens
 from ragpoison.rag.generators.base import Generator, ReaderInput
-from ragpoison.rag.generators.text import is_negated, polar_tokens, sentences, tokens
 from ragpoison.rag.plugin import Params
 from ragpoison.rag.registry import GENERATORS
-from ragpoison.rag.types import Answer, Corpus
+from ragpoison.rag.types import Answer, CorpusView, Question
 
 
 class ExtractiveParams(Params):
@@ -34,18 +35,19 @@ class ExtractiveReader(Generator):
     """CPU reader scoring each option by IDF-weighted co-occurrence with the question, sentence by sentence."""
 
     Params = ExtractiveParams
+    params: ExtractiveParams
 
     def __init__(self, params: ExtractiveParams | None = None) -> None:
         super().__init__(params)
         self._idf: dict[str, float] = {}
         self._default_idf = 1.0
-        self._embedder = None
+        self._embedder: Embedder | None = None
 
-    def use_embedder(self, embedder) -> None:
+    def use_embedder(self, embedder: Embedder) -> None:
         """Read semantic support with the stack's embedder (shared model and cache)."""
         self._embedder = embedder
 
-    def fit(self, corpus: Corpus) -> None:
+    def fit(self, corpus: CorpusView) -> None:
         """Learn inverse document frequencies from the clean corpus."""
         df: Counter[str] = Counter()
         for passage in corpus.values():
@@ -61,7 +63,7 @@ class ExtractiveReader(Generator):
         """Answer each question; the batch's sentences are embedded together for semantic support."""
         lexical = [self._lexical_scores(item) for item in batch]
         semantic = self._semantic_scores(batch)
-        answers = []
+        answers: list[Answer] = []
         for item, lex, sem in zip(batch, lexical, semantic, strict=True):
             scores = _standardised(lex)
             if sem is not None:
@@ -81,7 +83,7 @@ class ExtractiveReader(Generator):
             return [None] * len(batch)
         row = {t: i for i, t in enumerate(texts)}
         vectors = self._embedder.encode(texts)
-        out = []
+        out: list[dict[str, float] | None] = []
         for item, sents in zip(batch, per_item, strict=True):
             if not sents:
                 out.append(None)
@@ -97,9 +99,9 @@ class ExtractiveReader(Generator):
         # reads polarity the other way round: "asks_denial".
         asks_denial = self.params.negation and is_negated(_ask(question.question))
         option_tokens = {letter: set(tokens(text)) for letter, text in question.options.items()}
-        distinct = {}
+        distinct: dict[str, set[str]] = {}
         for letter, toks in option_tokens.items():
-            others = set().union(*(t for other, t in option_tokens.items() if other != letter))
+            others: set[str] = set().union(*(t for other, t in option_tokens.items() if other != letter))
             distinct[letter] = (toks - others) or toks
         # An option may itself deny something ("No prophylaxis", "No, it did not improve symptoms"): the
         # passage supports it where the two agree in polarity.
@@ -124,7 +126,7 @@ class ExtractiveReader(Generator):
         for i, text in enumerate(texts):
             # A claim's relevance is judged in its local context: the sentence, its neighbours
             # and the passage title, as a reader resolves "it" or "this drug" across sentences.
-            window = set().union(*sentence_tokens[max(0, i - 1): i + 2], title)
+            window: set[str] = set().union(*sentence_tokens[max(0, i - 1): i + 2], title)
             relevance = self.params.base_relevance + self._overlap(q_tokens, window)
             affirmed, denied = polar_tokens(text) if self.params.negation else (sentence_tokens[i], set())
             for letter, toks in distinct.items():
@@ -166,7 +168,7 @@ def _standardised(scores: dict[str, float]) -> dict[str, float]:
     return {x: float(v) for x, v in zip(scores, (values - values.mean()) / spread, strict=True)}
 
 
-def _choose(question, scores: dict[str, float]) -> Answer:
+def _choose(question: Question, scores: dict[str, float]) -> Answer:
     """The best-scoring option.
 
     Ties (no support at all included) break by a hash of the question id, not by letter order, so an

@@ -4,17 +4,23 @@ from __future__ import annotations
 
 import os
 from functools import cached_property
-from typing import Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field
 from ragpoison.rag.errors import InputError
-from ragpoison.rag.generators.answers import parse_choice
-from ragpoison.rag.generators.llm import Generation, LLMGenerator, LLMParams, Request
-from ragpoison.rag.generators.model_dir import check_model_dir, model_dir_sha256
-from ragpoison.rag.generators.prompts import Prompt, render_prompt
-from ragpoison.rag.generators.runtime import hardware, has_module
+from ragpoison.rag.generators._answers import parse_choice
+from ragpoison.rag.generators._llm import Generation, LLMGenerator, LLMParams, Request
+from ragpoison.rag.generators._model_dir import check_model_dir, model_dir_sha256
+from ragpoison.rag.generators._prompts import Prompt, render_prompt
+from ragpoison.rag.generators._runtime import hardware, has_module
 from ragpoison.rag.registry import GENERATORS
-from ragpoison.rag.types import UNPARSED
+from ragpoison.rag.types import UNPARSED, CorpusView
+
+if TYPE_CHECKING:
+    from transformers import BatchEncoding, GenerationMixin, PreTrainedModel, PreTrainedTokenizerBase
+
+    class CausalLM(PreTrainedModel, GenerationMixin):
+        """What AutoModelForCausalLM loads: a model that generates."""
 
 FIELD = "generator.params.model"
 # After a free-text chain of thought, the answer letter is decoded restricted to the options behind this cue.
@@ -35,6 +41,7 @@ class TransformersGenerator(LLMGenerator):
     """A local Hugging Face model (CPU or GPU); option letters chosen by restricting next-token logits."""
 
     Params = TransformersParams
+    params: TransformersParams
     package = "transformers"
 
     def __init__(self, params: TransformersParams | None = None) -> None:
@@ -44,7 +51,7 @@ class TransformersGenerator(LLMGenerator):
                              field="generator.kind")
         self.model_path = check_model_dir(self.params.model, FIELD)
 
-    def fit(self, corpus) -> None:
+    def fit(self, corpus: CorpusView) -> None:
         """Load the model now, so that a broken model directory fails before the first cell."""
         self._loaded  # noqa: B018 - loading is the point
 
@@ -69,7 +76,7 @@ class TransformersGenerator(LLMGenerator):
         return "bfloat16" if torch.cuda.is_bf16_supported() else "float16"
 
     @cached_property
-    def _loaded(self):
+    def _loaded(self) -> tuple[CausalLM, PreTrainedTokenizerBase]:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -86,12 +93,14 @@ class TransformersGenerator(LLMGenerator):
                 raise InputError("the tokenizer has neither a pad nor an end-of-sequence token",
                                  path=self.model_path, field=FIELD)
             tokenizer.pad_token = tokenizer.eos_token
-        return model.to(self.device).eval(), tokenizer
+        # transformers wraps to() with functools.wraps, which mypy reads as an unbound function of the model.
+        loaded: CausalLM = model.to(self.device).eval()  # type: ignore[arg-type]  # transformers' decorated to()
+        return loaded, tokenizer
 
     def _text(self, prompt: Prompt) -> str:
         return render_prompt(self._loaded[1], prompt)
 
-    def _encode(self, texts: list[str]):
+    def _encode(self, texts: list[str]) -> BatchEncoding:
         _, tokenizer = self._loaded
         # A chat template writes its own special tokens; plain text gets the tokenizer's.
         return tokenizer(texts, return_tensors="pt", padding=True,
@@ -99,10 +108,10 @@ class TransformersGenerator(LLMGenerator):
 
     def _letter_ids(self, letter: str) -> list[int]:
         _, tokenizer = self._loaded
-        ids = set()
+        ids: set[int] = set()
         for variant in (letter, f" {letter}"):
             tokens = tokenizer.encode(variant, add_special_tokens=False)
-            if tokens and tokenizer.decode(tokens[:1]).strip() == letter:
+            if tokens and str(tokenizer.decode(tokens[:1])).strip() == letter:
                 ids.add(tokens[0])
         if not ids:
             raise InputError(f"the tokenizer has no single token for option letter {letter!r}; set "
@@ -121,7 +130,7 @@ class TransformersGenerator(LLMGenerator):
         positions = (encoded["attention_mask"].cumsum(-1) - 1).clamp(min=0)
         with torch.inference_mode():
             logits = model(**encoded, position_ids=positions).logits[:, -1, :].float()
-        scores = []
+        scores: list[dict[str, float]] = []
         for row, letters in zip(logits, letter_sets, strict=True):
             best = torch.stack([row[self._letter_ids(letter)].max() for letter in letters])
             scores.append(dict(zip(letters, torch.softmax(best, dim=0).tolist(), strict=True)))
@@ -145,34 +154,34 @@ class TransformersGenerator(LLMGenerator):
             output = model.generate(**encoded, generation_config=config)
         new = output[:, encoded["input_ids"].shape[1]:]
         stops = {tokenizer.pad_token_id, tokenizer.eos_token_id} - {None}
-        results = []
+        results: list[tuple[str, int, int]] = []
         for prompt_mask, tokens in zip(encoded["attention_mask"], new.tolist(), strict=True):
             length = next((i + 1 for i, t in enumerate(tokens) if t in stops), len(tokens))
-            text = tokenizer.decode(tokens[:length], skip_special_tokens=True)
+            text = str(tokenizer.decode(tokens[:length], skip_special_tokens=True))
             results.append((text, int(prompt_mask.sum()), length))
         return results
 
     def generate(self, requests: list[Request]) -> list[Generation]:
         """Batches of ``batch_size``: letter scoring for choice requests, ``generate`` for the rest."""
-        groups: dict[tuple, list[int]] = {}
+        groups: dict[tuple[bool, bool, int, float, int], list[int]] = {}
         for index, request in enumerate(requests):
             key = (request.choices is not None, request.schema is not None, request.max_tokens,
                    request.temperature, request.seed)
             groups.setdefault(key, []).append(index)
-        results: list[Generation | None] = [None] * len(requests)
+        results: dict[int, Generation] = {}
         size = self.params.batch_size
         for indices in groups.values():
             for start in range(0, len(indices), size):
                 chunk = indices[start:start + size]
-                for index, generation in zip(chunk, self._run_chunk([requests[i] for i in chunk]), strict=True):
-                    results[index] = generation
-        return results
+                results.update(zip(chunk, self._run_chunk([requests[i] for i in chunk]), strict=True))
+        return [results[index] for index in range(len(requests))]
 
     def _run_chunk(self, chunk: list[Request]) -> list[Generation]:
         texts = [self._text(r.prompt) for r in chunk]
         if chunk[0].choices is not None:
-            scores, lengths = self.score_letters(texts, [r.choices for r in chunk])
-            return [Generation(max(s, key=s.get), s, n, 1) for s, n in zip(scores, lengths, strict=True)]
+            # A chunk shares one key (see ``generate``), so every request in it has choices.
+            scores, lengths = self.score_letters(texts, [r.choices or () for r in chunk])
+            return [Generation(_best(s), s, n, 1) for s, n in zip(scores, lengths, strict=True)]
         generations = [Generation(text, {}, n_prompt, n_new) for text, n_prompt, n_new in self._free(texts, chunk[0])]
         if chunk[0].schema is not None:
             self._decode_answer_choice(texts, chunk, generations)
@@ -180,7 +189,7 @@ class TransformersGenerator(LLMGenerator):
 
     def _decode_answer_choice(self, texts: list[str], chunk: list[Request], generations: list[Generation]) -> None:
         """Where free reasoning named no valid option, decode the letter, restricted to the options, after a cue."""
-        letters = [tuple(r.schema["properties"]["answer_choice"]["enum"]) for r in chunk]
+        letters = [tuple((r.schema or {})["properties"]["answer_choice"]["enum"]) for r in chunk]
         pending = [i for i, g in enumerate(generations) if parse_choice(g.text, letters[i]) == UNPARSED]
         if not pending:
             return
@@ -188,15 +197,20 @@ class TransformersGenerator(LLMGenerator):
         scores, _ = self.score_letters([texts[i] + reasoning[i] + ANSWER_CUE for i in pending],
                                        [letters[i] for i in pending])
         for i, letter_scores in zip(pending, scores, strict=True):
-            letter = max(letter_scores, key=letter_scores.get)
+            letter = _best(letter_scores)
             old = generations[i]
             generations[i] = Generation(f'{reasoning[i]}{ANSWER_CUE}{letter}"}}', letter_scores, old.prompt_tokens,
                                         old.completion_tokens + 1)
 
-    def backend_provenance(self) -> dict:
+    def backend_provenance(self) -> dict[str, Any]:
         """Model directory and hash, hardware, device, dtype and decoding settings."""
         return {"model_dir": str(self.model_path), "model_sha256": model_dir_sha256(self.model_path),
                 "hardware": hardware(),
                 "determinism": {"device": self.device, "dtype": self.dtype_name, "seed": self.params.seed,
                                 "temperature": self.params.temperature, "batch_size": self.params.batch_size,
                                 "greedy": self.params.temperature == 0}}
+
+
+def _best(scores: dict[str, float]) -> str:
+    """The highest-scoring letter (the first of equals, in the dict's order)."""
+    return max(scores, key=scores.__getitem__)

@@ -5,15 +5,16 @@ from __future__ import annotations
 import os
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field
 from ragpoison.rag.errors import InputError
-from ragpoison.rag.generators.llm import Generation, LLMGenerator, LLMParams, Request
-from ragpoison.rag.generators.model_dir import model_dir_sha256
-from ragpoison.rag.generators.openai_http import OpenAIClient
-from ragpoison.rag.generators.prompts import answer_schema
+from ragpoison.rag.generators._llm import Generation, LLMGenerator, LLMParams, Request
+from ragpoison.rag.generators._model_dir import model_dir_sha256
+from ragpoison.rag.generators._openai_http import OpenAIClient
+from ragpoison.rag.generators._prompts import answer_schema
 from ragpoison.rag.registry import GENERATORS
+from ragpoison.rag.types import CorpusView
 
 
 class OpenAIParams(LLMParams):
@@ -33,12 +34,12 @@ class OpenAIParams(LLMParams):
     backoff_s: float = Field(0.5, ge=0, description="wait before retry n: backoff_s * 2**n")
 
 
-def structured_body(request: Request, api: str) -> dict:
+def structured_body(request: Request, api: str) -> dict[str, Any]:
     """Request-body fields restricting the output to the request's choices or schema."""
     if request.choices is None and request.schema is None:
         return {}
     if api == "openai":
-        schema = request.schema or answer_schema(request.choices, with_thinking=False)
+        schema = request.schema or answer_schema(request.choices or (), with_thinking=False)
         return {"response_format": {"type": "json_schema",
                                     "json_schema": {"name": "answer", "schema": schema, "strict": True}}}
     if api == "vllm-legacy":
@@ -52,15 +53,16 @@ class OpenAIGenerator(LLMGenerator):
     """An OpenAI-compatible server (e.g. vllm serve): bounded concurrent requests, retries, timeouts."""
 
     Params = OpenAIParams
+    params: OpenAIParams
 
     def __init__(self, params: OpenAIParams | None = None) -> None:
         super().__init__(params)
-        params = self.params
-        self.client = OpenAIClient(params.base_url, api_key=os.environ.get(params.api_key_env) or None,
-                                   timeout_s=params.timeout_s, retries=params.retries, backoff_s=params.backoff_s)
-        self._served: dict | None = None
+        settings = self.params
+        self.client = OpenAIClient(settings.base_url, api_key=os.environ.get(settings.api_key_env) or None,
+                                   timeout_s=settings.timeout_s, retries=settings.retries, backoff_s=settings.backoff_s)
+        self._served: dict[str, Any] | None = None
 
-    def served_model(self, retries: int | None = None) -> dict:
+    def served_model(self, retries: int | None = None) -> dict[str, Any]:
         """The server's entry for the model in use (from ``/models``); checks that the server serves it."""
         if self._served is None:
             listed = self.client.get("/models", retries=retries).get("data") or []
@@ -75,12 +77,12 @@ class OpenAIGenerator(LLMGenerator):
             self._served = entries[wanted] if wanted else next(iter(entries.values()))
         return self._served
 
-    def fit(self, corpus) -> None:
+    def fit(self, corpus: CorpusView) -> None:
         """Check now that the server answers and serves the model, before any cell runs."""
         self.served_model()
 
-    def _body(self, request: Request) -> dict:
-        body = {"model": self.served_model()["id"], "max_tokens": request.max_tokens,
+    def _body(self, request: Request) -> dict[str, Any]:
+        body: dict[str, Any] = {"model": self.served_model()["id"], "max_tokens": request.max_tokens,
                 "temperature": request.temperature, "top_p": 1.0, "seed": request.seed,
                 **structured_body(request, self.params.structured_api)}
         if self.params.api == "chat":
@@ -112,7 +114,7 @@ class OpenAIGenerator(LLMGenerator):
         finally:
             pool.shutdown(wait=False, cancel_futures=True)
 
-    def provenance(self) -> dict:
+    def provenance(self) -> dict[str, Any]:
         """Base URL, the served model (and its hash when its directory is on this machine), server version."""
         record = super().provenance()
         try:

@@ -4,14 +4,19 @@ from __future__ import annotations
 
 import os
 from functools import cached_property
+from typing import TYPE_CHECKING, Any
 
 from pydantic import Field
 from ragpoison.rag.errors import InputError
-from ragpoison.rag.generators.llm import Generation, LLMGenerator, LLMParams, Request
-from ragpoison.rag.generators.model_dir import check_model_dir, model_dir_sha256
-from ragpoison.rag.generators.prompts import render_prompt
-from ragpoison.rag.generators.runtime import determinism_env, hardware, package_version, require_vllm
+from ragpoison.rag.generators._llm import Generation, LLMGenerator, LLMParams, Request
+from ragpoison.rag.generators._model_dir import check_model_dir, model_dir_sha256
+from ragpoison.rag.generators._prompts import render_prompt
+from ragpoison.rag.generators._runtime import determinism_env, hardware, package_version, require_vllm
 from ragpoison.rag.registry import GENERATORS
+from ragpoison.rag.types import CorpusView
+
+if TYPE_CHECKING:
+    from vllm import LLM
 
 FIELD = "generator.params.model"
 
@@ -34,7 +39,7 @@ def _first_line(exc: BaseException) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
-def structured_outputs(request: Request) -> dict:
+def structured_outputs(request: Request) -> dict[str, Any]:
     """SamplingParams keywords restricting a request to its choices or schema (vLLM >= 0.12, else the older API)."""
     if request.choices is None and request.schema is None:
         return {}
@@ -53,6 +58,7 @@ class VLLMGenerator(LLMGenerator):
     """In-process vLLM engine (GPU): one batched generate per cell; structured outputs pick the option letter."""
 
     Params = VLLMParams
+    params: VLLMParams
     package = "vllm"
 
     def __init__(self, params: VLLMParams | None = None) -> None:
@@ -60,12 +66,12 @@ class VLLMGenerator(LLMGenerator):
         require_vllm()
         self.model_path = check_model_dir(self.params.model, FIELD)
 
-    def fit(self, corpus) -> None:
+    def fit(self, corpus: CorpusView) -> None:
         """Start the engine now, so that a model that cannot load fails before the first cell."""
         self.llm  # noqa: B018 - loading is the point
 
     @cached_property
-    def llm(self):
+    def llm(self) -> LLM:
         """The ``vllm.LLM`` engine."""
         params = self.params
         # vLLM reads these when the engine starts; they are its documented switches for repeatable outputs.
@@ -75,7 +81,7 @@ class VLLMGenerator(LLMGenerator):
             os.environ["VLLM_BATCH_INVARIANT"] = "1"
         from vllm import LLM
 
-        kwargs = {"model": str(self.model_path), "seed": params.seed, "dtype": params.dtype,
+        kwargs: dict[str, Any] = {"model": str(self.model_path), "seed": params.seed, "dtype": params.dtype,
                   "tensor_parallel_size": params.tensor_parallel_size,
                   "gpu_memory_utilization": params.gpu_memory_utilization, "enforce_eager": params.enforce_eager}
         if params.max_model_len is not None:
@@ -108,7 +114,7 @@ class VLLMGenerator(LLMGenerator):
         return [Generation(out.outputs[0].text, {}, len(out.prompt_token_ids or ()), len(out.outputs[0].token_ids))
                 for out in outputs]
 
-    def backend_provenance(self) -> dict:
+    def backend_provenance(self) -> dict[str, Any]:
         """Model hash, hardware, torch version and vLLM's determinism settings."""
         params = self.params
         return {"model_dir": str(self.model_path), "model_sha256": model_dir_sha256(self.model_path),

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Mapping
 from typing import ClassVar
 
 from ragpoison.rag.plugin import Plugin
-from ragpoison.rag.types import Corpus, Queries, Run
+from ragpoison.rag.types import Corpus, CorpusView, Queries, Run
 
 
-def passage_text(passage: dict[str, str]) -> str:
+def passage_text(passage: Mapping[str, str]) -> str:
     """The text a passage is indexed under: MedRAG's ``contents`` (title + '. ' + content)."""
     title = passage.get("title", "")
     return f"{title}. {passage['text']}" if title else passage["text"]
@@ -22,7 +23,7 @@ class Retriever(Plugin, ABC):
     needs: ClassVar[frozenset[str]] = frozenset({"embedder", "store"})
 
     @abstractmethod
-    def index(self, corpus: Corpus) -> None:
+    def index(self, corpus: CorpusView) -> None:
         """Index the clean corpus once."""
 
     @abstractmethod

@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import re
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from functools import cached_property
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
+import numpy.typing as npt
 from ragpoison.rag.plugin import Params
 from ragpoison.rag.registry import RETRIEVERS
 from ragpoison.rag.retrievers.base import Retriever, passage_text
-from ragpoison.rag.types import Corpus, Queries, Run
+from ragpoison.rag.types import Corpus, CorpusView, Queries, Run
+
+if TYPE_CHECKING:
+    import bm25s
 
 WORD = re.compile(r"\w+")
 
@@ -32,15 +36,16 @@ class BM25Retriever(Retriever):
     """BM25 over the passages' title and text (bm25s); overlaid passages take part in the term statistics."""
 
     Params = BM25Params
+    params: BM25Params
     needs = frozenset()
 
     def __init__(self, params: BM25Params | None = None) -> None:
         super().__init__(params)
         self._tokens: dict[str, tuple[str, ...]] = {}
-        self._model = None
+        self._model: bm25s.BM25 | None = None
         self._model_ids: tuple[str, ...] = ()
         # The clean index, kept so that removing the overlay restores it exactly without re-indexing.
-        self._clean: tuple[tuple[str, ...], object] | None = None
+        self._clean: tuple[tuple[str, ...], bm25s.BM25] | None = None
 
     @cached_property
     def _stopwords(self) -> frozenset[str]:
@@ -51,12 +56,13 @@ class BM25Retriever(Retriever):
         return frozenset(STOPWORDS_EN)
 
     @cached_property
-    def _stem(self):
+    def _stem(self) -> Callable[[list[str]], list[str]]:
         if self.params.stemmer is None:
             return lambda words: words
         import Stemmer
 
-        return Stemmer.Stemmer(self.params.stemmer).stemWords
+        stem_words: Callable[[list[str]], list[str]] = Stemmer.Stemmer(self.params.stemmer).stemWords
+        return stem_words
 
     def tokenize(self, text: str) -> tuple[str, ...]:
         """Lower-cased word tokens without stopwords, stemmed."""
@@ -71,11 +77,11 @@ class BM25Retriever(Retriever):
             self._tokens[doc_id] = self.tokenize(passage_text(passage))
         self._model = None
 
-    def index(self, corpus: Corpus) -> None:
+    def index(self, corpus: CorpusView) -> None:
         """Tokenize and index the clean corpus."""
         self._put(corpus)
-        self._ensure_model()
-        self._clean = (self._model_ids, self._model)
+        model = self._ensure_model()
+        self._clean = (self._model_ids, model)
 
     def add(self, passages: Corpus) -> None:
         """Tokenize the new passages; the index is rebuilt over clean + overlay before the next search."""
@@ -92,7 +98,7 @@ class BM25Retriever(Retriever):
         if doc_ids:
             self._model = None
 
-    def _ensure_model(self):
+    def _ensure_model(self) -> bm25s.BM25:
         if self._model is None:
             ids = tuple(self._tokens)
             if self._clean is not None and self._clean[0] == ids:
@@ -120,7 +126,7 @@ class BM25Retriever(Retriever):
         return run
 
 
-def top_k(scores: np.ndarray, k: int) -> np.ndarray:
+def top_k(scores: npt.NDArray[np.float64], k: int) -> npt.NDArray[np.intp]:
     """Indices of the k highest scores, best first, ties broken by position (so results are reproducible)."""
     k = min(k, len(scores))
     if k < len(scores):

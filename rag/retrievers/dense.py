@@ -12,7 +12,7 @@ from ragpoison.rag.plugin import Params
 from ragpoison.rag.registry import RETRIEVERS
 from ragpoison.rag.retrievers.base import Retriever, passage_text
 from ragpoison.rag.stores.base import VectorStore
-from ragpoison.rag.types import Corpus, Queries, Run
+from ragpoison.rag.types import Corpus, CorpusView, Queries, Run, Vectors
 
 
 class DenseParams(Params):
@@ -49,14 +49,15 @@ class DenseRetriever(Retriever):
     """Embeds queries and passages (one model, or separate query and passage encoders) and searches a store."""
 
     Params = DenseParams
+    params: DenseParams
 
     def __init__(self, params: DenseParams | None = None, *, embedder: Embedder, store: VectorStore) -> None:
         super().__init__(params)
         self.embedder = embedder
         self.store = store
-        self._query_vectors: dict[str, np.ndarray] = {}
+        self._query_vectors: dict[str, Vectors] = {}
 
-    def index(self, corpus: Corpus) -> None:
+    def index(self, corpus: CorpusView) -> None:
         """Embed (through the cache) and add the clean corpus batch by batch, unless the store already holds it."""
         if self.store.attach(self.embedder.identity, corpus_fingerprint(corpus)):
             return
@@ -82,7 +83,7 @@ class DenseRetriever(Retriever):
         hits = self.store.search(self._embed_queries([queries[q] for q in qids]), k)
         return {qid: dict(row) for qid, row in zip(qids, hits, strict=True)}
 
-    def _embed_queries(self, texts: list[str]) -> np.ndarray:
+    def _embed_queries(self, texts: list[str]) -> Vectors:
         memo = self._query_vectors
         missing = [text for text in dict.fromkeys(texts) if text not in memo]
         if missing:

@@ -11,7 +11,7 @@ from ragpoison.rag.plugin import Params
 from ragpoison.rag.registry import RETRIEVERS
 from ragpoison.rag.retrievers.base import Retriever
 from ragpoison.rag.stores.base import VectorStore
-from ragpoison.rag.types import Corpus, Queries, Run
+from ragpoison.rag.types import Corpus, CorpusView, Queries, Run
 
 
 class HybridParams(Params):
@@ -47,12 +47,13 @@ class HybridRetriever(Retriever):
     """Reciprocal rank fusion (k = 100, as MedRAG) of BM25 and dense retrieval, or any registered members."""
 
     Params = HybridParams
+    params: HybridParams
 
     def __init__(self, params: HybridParams | None = None, *, embedder: Embedder, store: VectorStore) -> None:
         super().__init__(params)
         if not self.params.members:
             raise InputError("needs at least one member", field="retriever.params.members")
-        parts = {"embedder": embedder, "store": store}
+        parts: dict[str, Embedder | VectorStore | None] = {"embedder": embedder, "store": store}
         self.members: list[Retriever] = []
         for name in self.params.members:
             cls = RETRIEVERS.get(name, key="retriever.params.members")
@@ -70,7 +71,7 @@ class HybridRetriever(Retriever):
         if unknown:
             raise InputError("names no member", field=f"retriever.params.member_params.{sorted(unknown)[0]}")
 
-    def index(self, corpus: Corpus) -> None:
+    def index(self, corpus: CorpusView) -> None:
         """Index the clean corpus in every member."""
         for member in self.members:
             member.index(corpus)

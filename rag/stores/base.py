@@ -4,15 +4,18 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 
-import numpy as np
 from ragpoison.rag.plugin import Plugin
+from ragpoison.rag.types import Vectors
+
+# One query's search result: (doc_id, inner-product score) pairs, best first.
+Hits = list[tuple[str, float]]
 
 
 class VectorStore(Plugin, ABC):
     """An inner-product vector index keyed by string document ids."""
 
     @abstractmethod
-    def add(self, ids: list[str], vectors: np.ndarray) -> None:
+    def add(self, ids: list[str], vectors: Vectors) -> None:
         """Add vectors under new ids; an id already present is an error."""
 
     @abstractmethod
@@ -20,8 +23,16 @@ class VectorStore(Plugin, ABC):
         """Remove the given ids; unknown ids are an error."""
 
     @abstractmethod
-    def search(self, vectors: np.ndarray, k: int) -> list[list[tuple[str, float]]]:
+    def search(self, vectors: Vectors, k: int) -> list[Hits]:
         """Top-k (id, score) per query vector, best first."""
+
+    @abstractmethod
+    def vector(self, doc_id: str) -> Vectors:
+        """The vector stored under one id, as a 1-d float32 array; an unknown id is a ``KeyError``.
+
+        Lets a caller check that injecting then removing poison left every clean vector as it was. A store that
+        compresses vectors (IVF-PQ) returns its reconstruction.
+        """
 
     def attach(self, model: str, corpus: str) -> bool:
         """Bind the store to the embedding model and corpus fingerprint it will hold.

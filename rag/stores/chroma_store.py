@@ -7,14 +7,24 @@ import os
 import socket
 import uuid
 import weakref
+from collections.abc import Mapping
 from functools import cached_property
 from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any
 
 import numpy as np
+from ragpoison.rag.cache import default_cache_dir
 from ragpoison.rag.errors import InputError
 from ragpoison.rag.plugin import Params
 from ragpoison.rag.registry import STORES
-from ragpoison.rag.stores.base import VectorStore
+from ragpoison.rag.stores.base import Hits, VectorStore
+from ragpoison.rag.types import Vectors
+
+if TYPE_CHECKING:
+    from chromadb.api import ClientAPI
+    from chromadb.api.models.Collection import Collection
+    from chromadb.api.types import GetResult, Include
+    from chromadb.config import Settings
 
 SEQ = "ragpoison_seq"
 
@@ -34,10 +44,16 @@ class ChromaParams(Params):
     collection: str | None = None
 
 
-def _settings():
+def _settings() -> Settings:
     from chromadb.config import Settings
 
     return Settings(anonymized_telemetry=False)
+
+
+def _seq(metadata: Mapping[str, object] | None) -> int:
+    """A record's sequence number (its place in insertion order) from its metadata; -1 when it has none."""
+    value = (metadata or {}).get(SEQ, -1)
+    return int(value) if isinstance(value, int | float | str) else -1
 
 
 def _alive(pid: int) -> bool:
@@ -50,7 +66,7 @@ def _alive(pid: int) -> bool:
     return pid > 0
 
 
-def _drop_collection(client, name: str) -> None:
+def _drop_collection(client: ClientAPI, name: str) -> None:
     try:
         client.delete_collection(name)
     except Exception:  # noqa: BLE001 - best effort at exit: the server may already be gone
@@ -62,16 +78,17 @@ class ChromaStore(VectorStore):
     """Chroma collection with inner-product space; poison goes in and out through Chroma's own add and delete."""
 
     Params = ChromaParams
+    params: ChromaParams
 
     def __init__(self, params: ChromaParams | None = None, *, dim: int) -> None:
         super().__init__(params)
         self.dim = dim
-        self._collection = None
-        self._metadata: dict = {}
+        self._collection: Collection | None = None
+        self._metadata: dict[str, Any] = {}
         # A deleted id keeps its sequence number: adding it back restores its place in the insertion order.
         self._retired: dict[str, int] = {}
         self._next = 0
-        self._lock = None
+        self._lock: IO[str] | None = None
 
     @property
     def where(self) -> str:
@@ -82,12 +99,10 @@ class ChromaStore(VectorStore):
 
     @cached_property
     def _path(self) -> Path:
-        from ragpoison.rag.embedders.sentence_transformers import default_cache_dir
-
         return Path(self.params.path) if self.params.path else default_cache_dir() / "chroma"
 
     @cached_property
-    def client(self):
+    def client(self) -> ClientAPI:
         """The chromadb client (HTTP when ``host`` is set, else embedded persistent)."""
         import chromadb
 
@@ -100,36 +115,34 @@ class ChromaStore(VectorStore):
                                  f"({type(exc).__name__}: {exc})", field="store.params.host") from None
         return chromadb.PersistentClient(path=str(self._path), settings=_settings())
 
-    def _create(self, name: str, metadata: dict):
+    def _create(self, name: str, metadata: dict[str, Any]) -> Collection:
         self._collection = self.client.create_collection(
             name, embedding_function=None, configuration={"hnsw": {"space": "ip"}}, metadata=metadata)
         self._metadata = dict(metadata)
         return self._collection
 
     @property
-    def collection(self):
+    def collection(self) -> Collection:
         """The Chroma collection (a private one, dropped with the store, when ``attach`` was never called)."""
         if self._collection is None:
             if self.params.collection:
-                self._create(self.params.collection, {"ragpoison_dim": self.dim})
-            else:
-                self._create_private("ragpoison", {"ragpoison_dim": self.dim})
+                return self._create(self.params.collection, {"ragpoison_dim": self.dim})
+            return self._create_private("ragpoison", {"ragpoison_dim": self.dim})
         return self._collection
 
-    def _create_private(self, prefix: str, metadata: dict) -> None:
+    def _create_private(self, prefix: str, metadata: dict[str, Any]) -> Collection:
         """A collection of this store's own, deleted when the store is collected or the process exits."""
         name = f"{prefix[:60]}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
-        self._create(name, {**metadata, "ragpoison_private": True, "ragpoison_pid": os.getpid(),
-                            "ragpoison_host": socket.gethostname()})
+        collection = self._create(name, {**metadata, "ragpoison_private": True, "ragpoison_pid": os.getpid(),
+                                         "ragpoison_host": socket.gethostname()})
         weakref.finalize(self, _drop_collection, self.client, name)
+        return collection
 
     def _claim(self, name: str) -> bool:
         """Lock a shared collection for this store's life (one run's poison must not meet another's)."""
         import fcntl
 
         if self.params.host:
-            from ragpoison.rag.embedders.sentence_transformers import default_cache_dir
-
             folder = default_cache_dir() / "chroma-locks"
             key = f"{self.params.host}:{self.params.port}/{name}"
         else:
@@ -185,9 +198,11 @@ class ChromaStore(VectorStore):
             return False
         if existing is not None:
             built = existing.metadata or {}
-            if built.get("ragpoison_sealed") and existing.count() == built.get("ragpoison_count"):
+            count = existing.count()
+            if built.get("ragpoison_sealed") and count == built.get("ragpoison_count"):
                 self._collection, self._metadata = existing, dict(built)
-                self._next = int(built.get("ragpoison_next", built["ragpoison_count"]))
+                next_seq = built.get("ragpoison_next")
+                self._next = count if next_seq is None else int(next_seq)
                 return True
             # An interrupted build or an interrupted run's poison: the collection holds only what ragpoison derived
             # from the corpus, so it is rebuilt rather than trusted.
@@ -202,10 +217,10 @@ class ChromaStore(VectorStore):
         self.collection.modify(metadata=metadata)
         self._metadata = metadata
 
-    def _present(self, ids: list[str], include: list[str] | None = None) -> dict:
+    def _present(self, ids: list[str], include: Include | None = None) -> GetResult:
         return self.collection.get(ids=ids, include=include or [])
 
-    def add(self, ids: list[str], vectors: np.ndarray) -> None:
+    def add(self, ids: list[str], vectors: Vectors) -> None:
         """Add vectors under new ids (Chroma itself would silently keep the old record; here it is an error)."""
         if len(ids) != len(vectors):
             raise ValueError("ids and vectors differ in length")
@@ -240,20 +255,21 @@ class ChromaStore(VectorStore):
             missing = sorted(set(chunk) - set(found["ids"]))
             if missing:
                 raise KeyError(f"ids not in store: {missing[:3]}")
-            for doc_id, metadata in zip(found["ids"], found["metadatas"], strict=True):
-                self._retired[doc_id] = int((metadata or {}).get(SEQ, -1))
+            for doc_id, metadata in zip(found["ids"], found["metadatas"] or [], strict=True):
+                self._retired[doc_id] = _seq(metadata)
             self.collection.delete(ids=chunk)
 
-    def search(self, vectors: np.ndarray, k: int) -> list[list[tuple[str, float]]]:
+    def search(self, vectors: Vectors, k: int) -> list[Hits]:
         """Top-k by inner product (score = 1 - Chroma's ip distance); ties broken by insertion order."""
         k = min(k, len(self))
         if k == 0:
             return [[] for _ in range(len(vectors))]
         found = self.collection.query(query_embeddings=np.ascontiguousarray(vectors, dtype=np.float32),
                                       n_results=k, include=["distances", "metadatas"])
-        results = []
-        for ids, distances, metadatas in zip(found["ids"], found["distances"], found["metadatas"], strict=True):
-            hits = [(1.0 - float(d), int((m or {}).get(SEQ, -1)), i)
+        results: list[Hits] = []
+        for ids, distances, metadatas in zip(found["ids"], found["distances"] or [], found["metadatas"] or [],
+                                             strict=True):
+            hits = [(1.0 - float(d), _seq(m), i)
                     for i, d, m in zip(ids, distances, metadatas, strict=True)]
             hits.sort(key=lambda hit: (-hit[0], hit[1]))
             results.append([(doc_id, score) for score, _, doc_id in hits])
@@ -268,17 +284,17 @@ class ChromaStore(VectorStore):
             page = self.collection.get(include=["metadatas"], limit=step, offset=offset)
             if not page["ids"]:
                 break
-            seq_of.update((i, int((m or {}).get(SEQ, -1))) for i, m in zip(page["ids"], page["metadatas"],
-                                                                          strict=True))
+            seq_of.update((i, _seq(m)) for i, m in zip(page["ids"], page["metadatas"] or [], strict=True))
             offset += len(page["ids"])
         return sorted(seq_of, key=seq_of.__getitem__)
 
     def __len__(self) -> int:
         return self.collection.count()
 
-    def vector(self, doc_id: str) -> np.ndarray:
+    def vector(self, doc_id: str) -> Vectors:
         """The stored vector of one id."""
         found = self._present([doc_id], ["embeddings"])
-        if not found["ids"]:
+        embeddings = found["embeddings"]
+        if not found["ids"] or embeddings is None:
             raise KeyError(doc_id)
-        return np.asarray(found["embeddings"][0], dtype=np.float32)
+        return np.asarray(embeddings[0], dtype=np.float32)

@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 import math
-from typing import Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
+import numpy.typing as npt
 from ragpoison.rag.plugin import Params
 from ragpoison.rag.registry import STORES
 from ragpoison.rag.stores._faiss_folder import FaissFolder
-from ragpoison.rag.stores.base import VectorStore
+from ragpoison.rag.stores.base import Hits, VectorStore
+from ragpoison.rag.types import Vectors
+
+if TYPE_CHECKING:
+    import faiss
+
+# A search's (scores, numbers) arrays, one row per query; a number of -1 marks an empty slot.
+SearchResult = tuple[npt.NDArray[np.float32], npt.NDArray[np.int64]]
 
 
 class FaissParams(Params):
@@ -46,12 +54,13 @@ class FaissStore(VectorStore):
     """
 
     Params = FaissParams
+    params: FaissParams
 
     def __init__(self, params: FaissParams | None = None, *, dim: int) -> None:
         super().__init__(params)
         self.dim = dim
-        self._base = None if self.params.index == "ivfpq" else self._new_base()
-        self._overlay = None
+        self._base: faiss.Index | None = None if self.params.index == "ivfpq" else self._new_base()
+        self._overlay: faiss.IndexIDMap2 | None = None
         self._sealed = False
         self._int_of: dict[str, int] = {}
         self._str_of: dict[int, str] = {}
@@ -61,16 +70,16 @@ class FaissStore(VectorStore):
         self._masked: set[int] = set()
         self._next = 0
         self._names = np.empty(0, dtype=object)  # string id by number
-        self._row_numbers: np.ndarray | None = None  # number by row of a flat base, rebuilt after changes
+        self._row_numbers: npt.NDArray[np.int64] | None = None  # number by row of a flat base, rebuilt after changes
         self._folder = FaissFolder(self.params.path, self.describe_index()) if self.params.path else None
 
-    def describe_index(self) -> dict:
+    def describe_index(self) -> dict[str, Any]:
         """The index settings a persisted index must share with this store to be reopened."""
         keys = {"flat": (), "hnsw": ("hnsw_m", "ef_construction"), "ivfpq": ("nlist", "pq_m", "pq_bits")}
         return {"index": self.params.index, "dim": self.dim,
                 **{key: getattr(self.params, key) for key in keys[self.params.index]}}
 
-    def _new_base(self):
+    def _new_base(self) -> faiss.IndexIDMap2:
         import faiss
 
         if self.params.index == "hnsw":
@@ -79,7 +88,7 @@ class FaissStore(VectorStore):
             return faiss.IndexIDMap2(graph)
         return faiss.IndexIDMap2(faiss.IndexFlatIP(self.dim))
 
-    def _new_ivfpq(self, train: np.ndarray):
+    def _new_ivfpq(self, train: Vectors) -> faiss.IndexIVFPQ:
         import faiss
 
         n = len(train)
@@ -93,10 +102,10 @@ class FaissStore(VectorStore):
         index.cp.min_points_per_centroid = 1
         index.pq.cp.min_points_per_centroid = 1
         index.train(train)
-        index.set_direct_map_type(faiss.DirectMap.Hashtable)
+        index.set_direct_map_type(faiss.DirectMap.Hashtable)  # type: ignore[attr-defined]  # missing from faiss's stub
         return index
 
-    def _add_to(self, index, vectors: np.ndarray, numbers: list[int]) -> None:
+    def _add_to(self, index: faiss.Index, vectors: Vectors, numbers: list[int]) -> None:
         import faiss
 
         ints = np.array(numbers, dtype=np.int64)
@@ -111,7 +120,7 @@ class FaissStore(VectorStore):
         else:
             index.add_with_ids(vectors, ints)
 
-    def add(self, ids: list[str], vectors: np.ndarray) -> None:
+    def add(self, ids: list[str], vectors: Vectors) -> None:
         """Add vectors under new string ids."""
         if len(ids) != len(vectors):
             raise ValueError("ids and vectors differ in length")
@@ -154,10 +163,11 @@ class FaissStore(VectorStore):
     def _grows_base(self) -> bool:
         return not (self.params.index == "hnsw" and self._sealed)
 
-    def _place(self, doc_id: str, vector: np.ndarray, rows: list[int], row: int) -> int:
+    def _place(self, doc_id: str, vector: Vectors, rows: list[int], row: int) -> int:
         """The number an added id gets; queues its row for insertion unless a masked graph vector is reused."""
         graph = self._graph_num.get(doc_id)
-        if graph is not None and graph in self._masked and np.array_equal(self._base.reconstruct(graph), vector):
+        if (graph is not None and graph in self._masked and self._base is not None
+                and np.array_equal(self._base.reconstruct(graph), vector)):
             self._masked.discard(graph)
             self._retired.pop(doc_id, None)
             return graph
@@ -167,7 +177,7 @@ class FaissStore(VectorStore):
         rows.append(row)
         return number
 
-    def _overlay_index(self):
+    def _overlay_index(self) -> faiss.IndexIDMap2:
         if self._overlay is None:
             import faiss
 
@@ -191,10 +201,13 @@ class FaissStore(VectorStore):
         if removed:
             # Outside the HNSW graph, a vector lives in the base index (flat, IVF-PQ) or the overlay (HNSW).
             index = self._overlay if self.params.index == "hnsw" else self._base
-            index.remove_ids(np.array(removed, dtype=np.int64))
+            if index is not None:  # always set: a removed number was added to it
+                # faiss's wrapper turns an id array into the selector the index needs (IVF-PQ's hashtable
+                # direct map takes only IDSelectorArray); its stub declares the IDSelector form alone.
+                index.remove_ids(np.array(removed, dtype=np.int64))  # type: ignore[arg-type]  # see above
             self._row_numbers = None
 
-    def search(self, vectors: np.ndarray, k: int) -> list[list[tuple[str, float]]]:
+    def search(self, vectors: Vectors, k: int) -> list[Hits]:
         """Top-k by inner product (exact for flat and the overlay); ties broken by insertion order."""
         k = min(k, len(self._int_of))
         if k == 0:
@@ -205,7 +218,7 @@ class FaissStore(VectorStore):
             parts.append(self._overlay.search(vectors, min(k, self._overlay.ntotal)))
         elif parts[0][1].shape[1] == k and not (parts[0][1] < 0).any():
             return self._named(*parts[0])
-        results = []
+        results: list[Hits] = []
         for row in range(len(vectors)):
             hits = [(float(s), int(n)) for scores, ints in parts for s, n in zip(scores[row], ints[row], strict=True)
                     if n >= 0 and n in self._str_of]
@@ -213,7 +226,7 @@ class FaissStore(VectorStore):
             results.append([(self._str_of[n], s) for s, n in hits[:k]])
         return results
 
-    def _named(self, scores: np.ndarray, numbers: np.ndarray) -> list[list[tuple[str, float]]]:
+    def _named(self, scores: npt.NDArray[np.float32], numbers: npt.NDArray[np.int64]) -> list[Hits]:
         """Name full result rows at once, ties broken by insertion order as in the merging path.
 
         Conversion happens in C (fancy indexing, ``tolist``): a Python loop over numpy scalars costs more
@@ -225,36 +238,41 @@ class FaissStore(VectorStore):
         return [list(zip(row_n, row_s, strict=True))
                 for row_n, row_s in zip(self._names[numbers].tolist(), scores.tolist(), strict=True)]
 
-    def _search_base(self, vectors: np.ndarray, k: int):
+    def _search_base(self, vectors: Vectors, k: int) -> SearchResult:
         import faiss
 
-        if self._base is None or self._base.ntotal == 0:
+        base = self._base
+        if base is None or base.ntotal == 0:
             return np.zeros((len(vectors), 0), np.float32), np.zeros((len(vectors), 0), np.int64)
-        if self.params.index == "flat":
+        if self.params.index == "flat" and isinstance(base, faiss.IndexIDMap):
             # The flat index is searched directly and its rows numbered here: the id map's own translation is
             # an extra OpenMP region, which costs more than the search on a busy machine.
             if self._row_numbers is None:
-                self._row_numbers = faiss.vector_to_array(self._base.id_map)
-            scores, rows = self._base.index.search(vectors, min(k, self._base.ntotal))
+                self._row_numbers = faiss.vector_to_array(base.id_map).astype(np.int64, copy=False)
+            scores, rows = base.index.search(vectors, min(k, base.ntotal))
             return scores, np.where(rows >= 0, self._row_numbers[rows], -1)
-        params = None
+        params: faiss.SearchParameters | None = None
         if self.params.index == "hnsw":
             selector = faiss.IDSelectorNot(faiss.IDSelectorBatch(np.array(sorted(self._masked), dtype=np.int64))) \
                 if self._masked else None
-            params = faiss.SearchParametersHNSW(sel=selector, efSearch=max(self.params.ef_search, k))
+            params = faiss.SearchParametersHNSW(  # type: ignore[attr-defined]  # missing from faiss's stub
+                sel=selector, efSearch=max(self.params.ef_search, k))
         elif self.params.index == "ivfpq":
-            params = faiss.SearchParametersIVF(nprobe=self.params.nprobe)
-        return self._base.search(vectors, min(k, self._base.ntotal), params=params)
+            params = faiss.SearchParametersIVF(nprobe=self.params.nprobe)  # type: ignore[call-arg]  # stub: no kwargs
+        return base.search(vectors, min(k, base.ntotal), params=params)
 
     def ids(self) -> list[str]:
         """Ids in insertion order."""
         return [self._str_of[n] for n in sorted(self._str_of)]
 
-    def vector(self, doc_id: str) -> np.ndarray:
+    def vector(self, doc_id: str) -> Vectors:
         """The stored vector of one id (a PQ index returns its quantised reconstruction)."""
         number = self._int_of[doc_id]
         in_overlay = self.params.index == "hnsw" and self._graph_num.get(doc_id) != number
-        return (self._overlay if in_overlay else self._base).reconstruct(number)
+        index = self._overlay if in_overlay else self._base
+        if index is None:  # an id is stored, so the index that holds it exists
+            raise KeyError(doc_id)
+        return index.reconstruct(number, np.empty(self.dim, dtype=np.float32))
 
     def attach(self, model: str, corpus: str) -> bool:
         """Reopen a persisted index built here with the same model, dimension, settings and corpus."""

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from ragpoison.corpora import bundled
-from ragpoison.rag.generators.text import tokens
+from ragpoison.rag.generators._text import tokens
 from ragpoison.rag.loaders import load_corpus, load_questions, load_targets
 
 PATHS = bundled("clinical_mini")

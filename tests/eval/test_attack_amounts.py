@@ -43,8 +43,8 @@ def test_paraphrase_mode_is_a_grid_axis_and_only_the_retriever_sees_the_paraphra
     assert configs[0].scope_hash() != configs[1].scope_hash()
     plain, para = (run_experiment(c) for c in configs)
     for trial in para.trials:
-        assert trial["retrieval_mode"] == "paraphrase" and trial["retrieval_query"] != trial["question"]
+        assert trial.retrieval_mode == "paraphrase" and trial.retrieval_query != trial.question
     for trial in plain.trials:
-        assert trial["retrieval_query"] == trial["question"]
-    assert {t["question"] for t in plain.trials} == {t["question"] for t in para.trials}, "the reader reads as asked"
-    assert {r["retrieval_mode"] for r in para.summary} == {"paraphrase"}
+        assert trial.retrieval_query == trial.question
+    assert {t.question for t in plain.trials} == {t.question for t in para.trials}, "the reader reads as asked"
+    assert {c.retrieval_mode for c in para.summary} == {"paraphrase"}

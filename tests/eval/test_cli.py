@@ -39,7 +39,9 @@ def test_run_writes_summary_trials_and_manifest(tiny, tmp_path):
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["seed"] == 0 and len(manifest["corpus_sha256"]) == 64
     assert manifest["packages"]["faiss-cpu"] != "not installed"
-    assert "all-MiniLM-L6-v2" in manifest["embedder"]["model_path"] or manifest["embedder"]["model_path"]
+    model_path = Path(manifest["embedder"]["model_path"])
+    assert model_path.is_dir() and (model_path / "config.json").is_file(), model_path  # the bundled model's folder
+    assert manifest["embedder"]["identity"].startswith(f"{model_path.name}@")
     assert "poisonedrag-blackbox" in proc.stdout and "provenance" in proc.stdout
     again = tmp_path / "again"
     ragpoison("run", ROOT / "configs/quickstart.yaml", "--out", again, "--corpus", tiny["corpus"],

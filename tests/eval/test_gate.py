@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 from ragpoison.eval.gate import Thresholds, evaluate
+from ragpoison.eval.trial import SUMMARY_COLUMNS, CellSummary
 
 ROOT = Path(__file__).resolve().parents[2]
 # The default provenance allowlist plus, by mistake, the web: the gate must catch the poison it lets through.
@@ -12,9 +13,13 @@ LEAKY = ("defenses=[none, {name: provenance, params: {trusted_sources: "
          "[web, pubmed, statpearls, textbook, textbooks, guideline]}}]")
 
 
-def _row(attack, defense, asr=0.0, flip=0.0, clean=0.9):
-    return {"attack": attack, "defense": defense, "poison_per_target": 5, "asr": asr, "flip_rate": flip,
-            "clean_accuracy": clean, "retriever": "dense", "k": 5, "seed": 0}
+def _row(attack, defense, asr=0.0, flip=0.0, clean=0.9, poison_rate=None):
+    """A cell summary with the figures the gate reads (the rest are NaN or neutral)."""
+    given = {"attack": attack, "attack_params": "", "defense": defense, "poison_per_target": 5,
+             "poison_rate": poison_rate, "n_poison": 5, "retriever": "dense", "retrieval_mode": "question",
+             "store": "faiss", "generator": "extractive", "answer_mode": "choice", "k": 5, "seed": 0,
+             "n_questions": 10, "asr": asr, "flip_rate": flip, "clean_accuracy": clean, "cell_id": "c"}
+    return CellSummary(**{name: given.get(name, float("nan")) for name in SUMMARY_COLUMNS})
 
 
 def test_gate_checks_only_defended_cells_and_names_each_breach():
@@ -31,7 +36,7 @@ def test_gate_checks_only_defended_cells_and_names_each_breach():
     assert evaluate(summary, Thresholds(max_asr=0.5, min_clean_accuracy=0.5)).passed
     assert evaluate(summary, Thresholds(max_flip_rate=1.0)).passed
     assert not evaluate([_row("blackbox", "none")], Thresholds(max_asr=1.0)).passed  # nothing defended
-    rate = dict(_row("blackbox", "provenance", asr=0.5), poison_rate=0.01)
+    rate = _row("blackbox", "provenance", asr=0.5, poison_rate=0.01)
     assert "defense=provenance rate=0.01 retriever" in evaluate([rate], Thresholds(max_asr=0.1)).message()
     for bad in (-0.1, 1.5, float("nan")):
         with pytest.raises(ValueError, match="between 0 and 1"):

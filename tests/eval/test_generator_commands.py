@@ -11,7 +11,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from ragpoison.eval.cli import main
-from ragpoison.rag.generators.runtime import has_module
+from ragpoison.rag.generators._runtime import has_module
 
 from tests.chat_server import ChatServer
 

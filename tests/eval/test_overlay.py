@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from ragpoison.eval.config import load_configs
 from ragpoison.eval.runner import Experiment, asked_questions, cell_trials, craft, plan_cells, retrieve_with_overlay
+from ragpoison.eval.trial import Trial
 from ragpoison.poisoning.attacks.base import Poison
 from ragpoison.rag.registry import RETRIEVERS, STORES
 from ragpoison.rag.retrievers.base import passage_text
@@ -42,9 +43,9 @@ def _same_run(overlaid, rebuilt) -> None:
         assert np.allclose(list(overlaid[qid].values()), list(rebuilt[qid].values()), atol=1e-5)
 
 
-def _core(rows: list[dict]) -> list[dict]:
-    """What a trial's metrics come from: contexts, verdicts and answers (not timings or cell metadata)."""
-    return [{key: value for key, value in row.items() if key != "defense_ms"} for row in rows]
+def _core(trials: list[Trial]) -> list[dict]:
+    """What a trial's metrics come from: everything but the defense's timing."""
+    return [{key: value for key, value in trial.as_row().items() if key != "defense_ms"} for trial in trials]
 
 
 def test_every_cell_equals_a_rebuild_with_the_poison_in_the_index(tiny, uncached):
@@ -62,13 +63,12 @@ def test_every_cell_equals_a_rebuild_with_the_poison_in_the_index(tiny, uncached
         depth = len(next(iter(overlaid_run.values())))
         rebuilt_run = _scratch_run(experiment, poison, depth, uncached)
         _same_run(overlaid_run, rebuilt_run)
+        clean = None if cell.condition.is_clean else experiment.clean_answers[cell.defense.name]
         rebuilt_rows = cell_trials(config, inputs, experiment.stack, poison, rebuilt_run,
-                                   experiment.chains[cell.defense.name])
-        keys = _core(rebuilt_rows)[0].keys()
-        assert {"retrieved_ids", "context_ids", "dropped_ids", "answer", "correct", "answered_target"} <= keys
-        assert [{key: row[key] for key in keys} for row in overlaid_rows] == _core(rebuilt_rows)
+                                   experiment.chains[cell.defense.name], experiment.facts(cell), clean)
+        assert _core(overlaid_rows) == _core(rebuilt_rows)
         if not cell.condition.is_clean and cell.defense.name == "none":
-            assert any(row["context_poison_ids"] for row in overlaid_rows)  # the poison did reach the reader
+            assert any(trial.context_poison_ids for trial in overlaid_rows)  # the poison did reach the reader
 
 
 def test_in_place_edits_are_swapped_in_and_undone(tiny, uncached):

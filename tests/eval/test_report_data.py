@@ -1,12 +1,17 @@
 from ragpoison.eval.report_data import attacked_points, clean_accuracy
+from ragpoison.eval.trial import Trial
 
 
 def _trial(qid, attack="none", defense="none", params="", mode="question", clean_correct=True, hit=False):
-    return {"qid": qid, "seed": 0, "attack": attack, "attack_params": params, "defense": defense,
-            "retrieval_mode": mode, "retriever": "dense", "store": "faiss", "generator": "extractive", "k": 5,
-            "poison_per_target": 0 if attack == "none" else 3, "poison_rate": None, "severity": "high",
-            "answered_target": hit, "clean_correct": clean_correct, "context_ids": ["p1"],
-            "own_poison_ids": [] if attack == "none" else ["p1"]}
+    poisoned = [] if attack == "none" else ["p1"]
+    return Trial(qid=qid, dataset="tiny", question="q?", gold="A", target="B", severity="high",
+                 retrieved_ids=["p1"], context_ids=["p1"], context_poison_ids=poisoned, own_poison_ids=poisoned,
+                 dropped_ids=[], dropped_poison=0, seen_poison=len(poisoned), defense_ms=0.0,
+                 answer="B" if hit else "A", correct=not hit, answered_target=hit, cell_id="c", attack=attack,
+                 defense=defense, poison_per_target=0 if attack == "none" else 3, n_poison=len(poisoned), seed=0,
+                 k=5, retriever="dense", store="faiss", generator="extractive", config_hash="h",
+                 clean_answer="A" if clean_correct else "C", clean_correct=clean_correct, craft_seconds=0.0,
+                 attack_params=params, retrieval_mode=mode)
 
 
 def test_points_keep_apart_attack_params_and_retrieval_modes():

@@ -17,7 +17,7 @@ def cells(tmp_path_factory):
         out = tmp_path_factory.mktemp(label)
         configs = load_configs(ROOT / "configs/quickstart.yaml", [*overrides, f"store.params.path={out / 'db'}"]
                                if label == "chroma" else overrides)
-        found[label] = {(r["attack"], r["defense"]): r for r in run_sweep(configs, out).summary}
+        found[label] = {(c.attack, c.defense): c for c in run_sweep(configs, out).summary}
     return found
 
 
@@ -25,14 +25,14 @@ def cells(tmp_path_factory):
 def test_quickstart_runs_with_each_retriever_and_store(cells, label):
     clean = cells[label][("none", "none")]
     attacked = cells[label][("poisonedrag-blackbox", "none")]
-    assert clean["n_questions"] >= 50
-    assert clean["clean_accuracy"] >= 0.6
-    assert attacked["asr"] >= 0.5
-    assert attacked["retriever"] == {"chroma": "dense"}.get(label, label)
-    assert attacked["store"] == ("chroma" if label == "chroma" else "faiss")
+    assert clean.n_questions >= 50
+    assert clean.clean_accuracy >= 0.6
+    assert attacked.asr >= 0.5
+    assert attacked.retriever == {"chroma": "dense"}.get(label, label)
+    assert attacked.store == ("chroma" if label == "chroma" else "faiss")
 
 
 def test_provenance_still_stops_the_attack_under_bm25_and_hybrid(cells):
     for label in ("bm25", "hybrid"):
         defended = cells[label][("poisonedrag-blackbox", "provenance")]
-        assert defended["poison_hit_rate"] == 0.0 and defended["flip_rate"] <= 0.05
+        assert defended.poison_hit_rate == 0.0 and defended.flip_rate <= 0.05

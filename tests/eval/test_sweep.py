@@ -1,7 +1,6 @@
 import itertools
 from pathlib import Path
 
-import pandas as pd
 import pytest
 from ragpoison.eval.config import load_configs
 from ragpoison.eval.runner import Experiment, conditions, craft, plan_cells
@@ -42,7 +41,7 @@ def test_grid_runs_every_cell_once_with_a_progress_bar(tiny, tmp_path, capsys):
     configs = _configs(tiny, "seed=[0,1,1]", "k=[3,5]", "poison_per_target=[1,2]", "poison_rate=[0.5]")
     assert len(configs) == 6  # seed 1 is listed twice: its cells run once
     results = run_sweep(configs, tmp_path / "out", progress_bar=True)
-    summary = pd.DataFrame(results.summary)
+    summary = results.summary_dataframe()
     assert len(summary) == 2 * 2 * (1 + 3) * 2
     assert summary.cell_id.is_unique and len(results.trials) == len(summary) * 4
     assert len(list((tmp_path / "out" / "cells").glob("*.jsonl"))) == len(summary)

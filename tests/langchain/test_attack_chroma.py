@@ -44,8 +44,8 @@ def test_attack_measures_through_the_users_retriever_and_restores_the_store(user
 
     report = LangChainAttack(user_store, questions, targets, journal=journal, corpus=corpus).run(while_injected=look)
     clean, attacked = report.cell("none"), report.cell("poisonedrag-blackbox")
-    assert clean["clean_accuracy"] >= 0.6
-    assert attacked["asr"] >= 0.5 and attacked["poison_hit_rate"] > 0.9
+    assert clean.clean_accuracy >= 0.6
+    assert attacked.asr >= 0.5 and attacked.poison_hit_rate > 0.9
     assert during["count"] == len(corpus) + report.n_injected == len(corpus) + 5 * len(questions)
     assert chroma_snapshot(user_store) == before
     state = read_journal(journal)

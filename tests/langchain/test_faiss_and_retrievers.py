@@ -40,8 +40,8 @@ def test_langchain_faiss_is_attacked_and_restored_exactly(faiss_store, clinical,
     report = LangChainAttack(faiss_store, subset, {q: targets[q] for q in subset}, journal=tmp_path / "j.jsonl",
                              corpus=corpus).run()
     attacked = report.cell("poisonedrag-blackbox")
-    assert report.cell("none")["clean_accuracy"] >= 0.6
-    assert attacked["asr"] >= 0.5 and attacked["n_questions"] == 20
+    assert report.cell("none").clean_accuracy >= 0.6
+    assert attacked.asr >= 0.5 and attacked.n_questions == 20
     ids_after, docs_after, vectors_after = faiss_snapshot(faiss_store)
     assert ids_after == ids_before and docs_after == docs_before
     assert np.array_equal(vectors_after, vectors_before)

@@ -10,14 +10,22 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from ragpoison.eval.config import ExperimentConfig
 from ragpoison.eval.runner import Experiment, conditions, overlay
+from ragpoison.poisoning import TextGenerator, TokenGradientEmbedder, VictimEmbedder, VictimReader
+from ragpoison.poisoning.attacks._hotflip import gradient_embedder, sentence_model
 from ragpoison.poisoning.attacks.base import AttackContext
+from ragpoison.rag.errors import InputError
 from ragpoison.rag.loaders import load_corpus, load_questions, load_targets
 from ragpoison.rag.registry import ATTACKS, RETRIEVERS, STORES
+
+from tests.poisoning.contract_parts import ContractEmbedder, ForeignModelEmbedder
 
 ALL_ATTACKS = ATTACKS.names()
 # Small optimiser budgets keep the white-box attacks fast here; their own tests check the optimisation.
 FAST = {"poisonedrag-whitebox": {"iterations": 1, "candidates": 2, "share_prefix": True},
         "corpus-poisoning": {"iterations": 1, "candidates": 2, "passage_tokens": 8}}
+# The attacks that optimise against the victim's gradients: they need a TokenGradientEmbedder.
+WHITE_BOX = {"poisonedrag-whitebox", "corpus-poisoning"}
+GRADIENTS_MESSAGE = "needs the victim's sentence-transformers embedder (white-box gradients)"
 
 
 def _attack(name):
@@ -109,11 +117,11 @@ def test_cell_labels_poison_and_leaves_corpus_and_index_as_they_were(name, data,
     vectors_before = np.stack([store.vector(i) for i in ids_before])
     rows = experiment.run_cell(attack_cell)
     poison, _, _ = experiment._retrieve(attack_cell.condition)
-    assert rows and all(r["attack"] == name for r in rows)
+    assert rows and all(r.attack == name for r in rows)
     for row in rows:
-        shown_poison = [d for d in row["context_ids"] if d in poison.poison_ids]
-        assert row["context_poison_ids"] == shown_poison
-    assert any(r["context_poison_ids"] for r in rows), "the poison reaches the retriever"
+        shown_poison = [d for d in row.context_ids if d in poison.poison_ids]
+        assert row.context_poison_ids == shown_poison
+    assert any(r.context_poison_ids for r in rows), "the poison reaches the retriever"
     assert experiment.inputs.corpus == corpus_before
     assert data["corpus"].read_bytes() == on_disk
     assert store.ids() == ids_before
@@ -153,6 +161,48 @@ def test_injecting_then_removing_leaves_the_index_exactly_as_it_was(name, seed, 
     assert store.ids() == ids
     assert np.array_equal(np.stack([store.vector(i) for i in ids]), vectors)
     assert retriever.retrieve(queries, len(ids)) == run
+
+
+def test_the_runner_hands_attacks_an_embedder_and_generator_that_satisfy_the_contracts(data, stacks, monkeypatch):
+    received = []
+    attack = ATTACKS.get("prompt-injection")
+    craft = attack.craft
+    monkeypatch.setattr(attack, "craft", lambda self, context: received.append(context) or craft(self, context))
+    config = ExperimentConfig(data={k: str(v) for k, v in data.items()}, k=3, fetch_k=6, poison_per_target=[2],
+                              attacks=["none", {"name": "prompt-injection"}])
+    experiment = Experiment(config, stacks=stacks)
+    experiment._retrieve(next(c for c in conditions(config) if not c.is_clean))
+    (context,) = received
+    assert context.embedder is experiment.stack.embedder and context.generator is experiment.stack.generator
+    assert isinstance(context.embedder, VictimEmbedder) and isinstance(context.embedder, TokenGradientEmbedder)
+    assert gradient_embedder(context.embedder, "prompt-injection") is context.embedder, "it gives gradients"
+    assert isinstance(context.generator, TextGenerator) and isinstance(context.generator, VictimReader)
+    assert context.generator.writes_text is False, "the CPU default stack's reader writes no free text"
+
+
+@pytest.mark.parametrize("name", ALL_ATTACKS)
+def test_an_attack_uses_no_more_of_the_embedder_than_its_contract(name, inputs, embedder):
+    bare = ContractEmbedder(embedder)
+    assert isinstance(bare, VictimEmbedder) and not isinstance(bare, TokenGradientEmbedder)
+    if name in WHITE_BOX:
+        with pytest.raises(InputError, match=r"white-box gradients"):
+            _attack(name).craft(_context(inputs, bare))
+    else:
+        # The same vectors through the bare contract: the same poison as through the full embedder.
+        assert _fingerprint(_attack(name).craft(_context(inputs, bare))) == \
+            _fingerprint(_attack(name).craft(_context(inputs, embedder)))
+
+
+@pytest.mark.parametrize("name", sorted(WHITE_BOX))
+@pytest.mark.parametrize("victim", ["none", "no-model", "foreign-model"])
+def test_a_white_box_attack_without_gradients_is_a_one_line_input_error(name, victim, inputs, embedder):
+    given = {"none": None, "no-model": ContractEmbedder(embedder), "foreign-model": ForeignModelEmbedder(embedder)}
+    with pytest.raises(InputError) as caught:
+        _attack(name).craft(_context(inputs, given[victim]))
+    assert str(caught.value) == f"field 'attacks.{name}': {GRADIENTS_MESSAGE}"
+    assert caught.value.field == f"attacks.{name}"
+    with pytest.raises(InputError, match=r"^field 'attacks.hotflip': needs the victim's sentence-transformers"):
+        sentence_model(given[victim], "hotflip")
 
 
 def test_list_attacks_names_every_attack_with_its_description():

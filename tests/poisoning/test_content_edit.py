@@ -67,6 +67,6 @@ def test_in_place_cell_misleads_the_reader(tiny):
     config = ExperimentConfig(data={k: str(v) for k, v in tiny.items()}, k=3, fetch_k=6, poison_per_target=[2],
                               attacks=["none", "content-edit"])
     results = run_experiment(config)
-    summary = {row["attack"]: row for row in results.summary}
-    assert summary["content-edit"]["asr"] >= 0.5 > summary["none"]["asr"]
-    assert summary["content-edit"]["poison_hit_rate"] == 1.0
+    summary = {row.attack: row for row in results.summary}
+    assert summary["content-edit"].asr >= 0.5 > summary["none"].asr
+    assert summary["content-edit"].poison_hit_rate == 1.0

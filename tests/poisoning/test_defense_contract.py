@@ -3,13 +3,17 @@
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from ragpoison.eval.config import ExperimentConfig
+from ragpoison.eval.runner import run_experiment
+from ragpoison.poisoning import VictimEmbedder, VictimReader
 from ragpoison.poisoning.defenses.base import Candidate, DefenseContext, apply_chain
 from ragpoison.rag.generators.extractive import ExtractiveReader
 from ragpoison.rag.loaders import load_corpus
 from ragpoison.rag.registry import DEFENSES
 from ragpoison.rag.types import Answer, Question
 
-from tests.builders import PASSAGES, write_corpus
+from tests.builders import PASSAGES, write_corpus, write_dataset
+from tests.poisoning.contract_parts import ContractEmbedder, ContractReader
 
 ALL_DEFENSES = DEFENSES.names()
 Q = Question("t/1", "What is the antidote for acetaminophen overdose?",
@@ -123,6 +127,37 @@ def test_fitting_twice_with_the_same_seed_gives_the_same_verdicts(name, context)
         defense.fit(context)
         runs.append(defense.verdicts(Q, candidates))
     assert runs[0] == runs[1]
+
+
+@pytest.mark.parametrize("name", ALL_DEFENSES)
+def test_a_defense_uses_no_more_of_the_embedder_and_reader_than_their_contracts(name, fitted, context, monkeypatch):
+    monkeypatch.delenv("RAGPOISON_SIGNING_KEY", raising=False)
+    bare = DefenseContext(context.corpus, ContractEmbedder(context.embedder), ContractReader(context.generator),
+                          seed=context.seed)
+    assert isinstance(bare.embedder, VictimEmbedder) and isinstance(bare.generator, VictimReader)
+    defense = DEFENSES.create(name)
+    defense.fit(bare)
+    candidates, _ = build([(d, False) for d in ("tox_1", "tox_2", "card_3")]
+                          + [("poison-0", (CLAIMS[0], "pubmed")), ("poison-1", (CLAIMS[1], "web"))], context.corpus)
+    assert defense.verdicts(Q, candidates) == fitted[name].verdicts(Q, candidates)
+    passages = [context.corpus[d] for d in ("tox_1", "tox_2", "tox_3")]
+    assert defense.read(Q, passages, bare.generator) == fitted[name].read(Q, passages, context.generator)
+
+
+def test_the_runner_hands_defenses_an_embedder_and_reader_that_satisfy_the_contracts(tmp_path, monkeypatch):
+    fitted_with, read_with = [], []
+    defense = DEFENSES.get("robustrag-vote")
+    fit, read = defense.fit, defense.read
+    monkeypatch.setattr(defense, "fit", lambda self, context: fitted_with.append(context) or fit(self, context))
+    monkeypatch.setattr(defense, "read", lambda self, question, passages, generator: read_with.append(generator)
+                        or read(self, question, passages, generator))
+    data = write_dataset(tmp_path / "tiny")
+    config = ExperimentConfig(data={k: str(v) for k, v in data.items()}, k=3, fetch_k=6,
+                              defenses=[{"name": "robustrag-vote"}])
+    run_experiment(config)
+    (context,) = fitted_with
+    assert isinstance(context.embedder, VictimEmbedder) and isinstance(context.generator, VictimReader)
+    assert read_with and all(generator is context.generator for generator in read_with)
 
 
 def test_provenance_keeps_only_trusted_sources():

@@ -63,15 +63,15 @@ def test_trigger_cells_are_told_apart_and_the_trigger_unlocks_the_poison(tiny):
                               attacks=["none", {"name": "trigger-backdoor"},
                                        {"name": "trigger-backdoor", "params": {"triggered": False}}])
     results = run_experiment(config)
-    on, off = (r for r in results.summary if r["attack"] == "trigger-backdoor")
-    assert (on["attack_params"], off["attack_params"]) == ("", '{"triggered": false}')
-    assert on["cell_id"] != off["cell_id"]
+    on, off = (r for r in results.summary if r.attack == "trigger-backdoor")
+    assert (on.attack_params, off.attack_params) == ("", '{"triggered": false}')
+    assert on.cell_id != off.cell_id
     table = summary_table(results.summary)
     assert "trigger-backdoor[triggered=false]" in table
-    assert on["poison_recall_at_k"] > off["poison_recall_at_k"]
-    triggered = [r for r in results.trials if r["cell_id"] == on["cell_id"]]
-    assert all(r["triggered"] and r["question"].endswith(DEFAULT_TRIGGER) for r in triggered)
-    assert not any(r["triggered"] for r in results.trials if r["cell_id"] == off["cell_id"])
+    assert on.poison_recall_at_k > off.poison_recall_at_k
+    triggered = [r for r in results.trials if r.cell_id == on.cell_id]
+    assert all(r.triggered and r.question.endswith(DEFAULT_TRIGGER) for r in triggered)
+    assert not any(r.triggered for r in results.trials if r.cell_id == off.cell_id)
 
 
 def test_a_triggered_cell_is_compared_with_the_clean_index_asked_the_same_way(tmp_path):
@@ -89,10 +89,10 @@ def test_a_triggered_cell_is_compared_with_the_clean_index_asked_the_same_way(tm
     config = ExperimentConfig(data={k: str(v) for k, v in data.items()}, k=2, fetch_k=3, poison_per_target=[1],
                               attacks=["none", attack], defenses=["provenance"])
     results = run_experiment(config)
-    plain = next(r for r in results.trials if r["attack"] == "none")
-    triggered = next(r for r in results.trials if r["attack"] == "trigger-backdoor")
-    assert not triggered["context_poison_ids"]
-    assert plain["answer"] == "A" and triggered["answer"] == "B"
+    plain = next(r for r in results.trials if r.attack == "none")
+    triggered = next(r for r in results.trials if r.attack == "trigger-backdoor")
+    assert not triggered.context_poison_ids
+    assert plain.answer == "A" and triggered.answer == "B"
     # Its baseline is the same triggered question on the clean index, so the change is not put on the poison.
-    assert triggered["clean_answer"] == "B" and not triggered["clean_correct"]
-    assert next(r for r in results.summary if r["attack"] == "trigger-backdoor")["accuracy_under_attack"] == 0.0
+    assert triggered.clean_answer == "B" and not triggered.clean_correct
+    assert next(r for r in results.summary if r.attack == "trigger-backdoor").accuracy_under_attack == 0.0

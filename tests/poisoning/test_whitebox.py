@@ -87,10 +87,10 @@ def test_corpus_poisoning_takes_a_rate_and_is_measured_on_held_apart_questions(t
     config = ExperimentConfig(data={k: str(v) for k, v in tiny.items()}, k=3, fetch_k=6,
                               attacks=["none", {"name": "corpus-poisoning", "params": params, "poison_rate": 0.2}])
     results = run_experiment(config)
-    attacked = [r for r in results.trials if r["attack"] == "corpus-poisoning"]
-    clean = [r for r in results.trials if r["attack"] == "none"]
+    attacked = [r for r in results.trials if r.attack == "corpus-poisoning"]
+    clean = [r for r in results.trials if r.attack == "none"]
     assert len(clean) == 4 and len(attacked) == 2, "the attacker trained on half the questions"
-    assert all(r["poison_rate"] == 0.2 and r["n_poison"] == 2 for r in attacked)  # 0.2 x 10 passages
-    assert all(r["own_poison_ids"] == [] for r in attacked), "untargeted"
-    row = next(r for r in results.summary if r["attack"] == "corpus-poisoning")
-    assert row["n_questions"] == 2 and np.isnan(row["poison_recall_at_k"])
+    assert all(r.poison_rate == 0.2 and r.n_poison == 2 for r in attacked)  # 0.2 x 10 passages
+    assert all(r.own_poison_ids == [] for r in attacked), "untargeted"
+    row = next(r for r in results.summary if r.attack == "corpus-poisoning")
+    assert row.n_questions == 2 and np.isnan(row.poison_recall_at_k)

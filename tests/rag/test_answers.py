@@ -3,9 +3,9 @@ import string
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from ragpoison.rag.generators.answers import mentioned_options, normalize, open_answer, parse_choice
+from ragpoison.rag.generators._answers import mentioned_options, normalize, open_answer, parse_choice
+from ragpoison.rag.generators._prompts import reader_prompt, render_context
 from ragpoison.rag.generators.base import ReaderInput
-from ragpoison.rag.generators.prompts import reader_prompt, render_context
 from ragpoison.rag.types import UNPARSED, Question
 
 LETTERS = ("A", "B", "C", "D")

@@ -1,5 +1,5 @@
 import numpy as np
-from ragpoison.rag.embedders.cache import EmbeddingCache, text_key
+from ragpoison.rag.embedders._cache import EmbeddingCache, text_key
 
 
 def test_vectors_are_keyed_by_model_identity_and_text(tmp_path):

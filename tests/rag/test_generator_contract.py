@@ -1,8 +1,8 @@
 import json
 
 import pytest
+from ragpoison.rag.generators._runtime import gpus, has_module
 from ragpoison.rag.generators.base import ReaderInput
-from ragpoison.rag.generators.runtime import gpus, has_module
 from ragpoison.rag.loaders import load_corpus
 from ragpoison.rag.registry import GENERATORS
 from ragpoison.rag.types import UNPARSED, Answer, Question

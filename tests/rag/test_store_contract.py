@@ -1,7 +1,7 @@
 """Every registered vector store, in each of its configurations, keeps the same contract.
 
 Poison goes in and out through the store's own add and delete, and afterwards the store is exactly as it was:
-same ids in the same order, same search results (ids, scores and order).
+same ids in the same order, same search results (ids, scores and order), same stored vectors.
 """
 
 import numpy as np
@@ -50,6 +50,8 @@ def test_inject_then_remove_leaves_the_store_exactly_as_it_was(make_store, name,
     clean = _unit(rng, N_CLEAN)
     store.add(clean_ids, clean)
     store.seal()
+    sample = clean_ids[::10]
+    vectors_before = np.stack([store.vector(i) for i in sample])
     queries = _unit(rng, 6)
     before = store.search(queries, 10)
     assert [len(row) for row in before] == [10] * 6
@@ -74,6 +76,7 @@ def test_inject_then_remove_leaves_the_store_exactly_as_it_was(make_store, name,
     store.add(edited, clean[[clean_ids.index(i) for i in edited]])
     assert store.ids() == clean_ids
     assert store.search(queries, 10) == before
+    assert np.array_equal(np.stack([store.vector(i) for i in sample]), vectors_before)
 
 
 @pytest.mark.parametrize(("name", "variant"), _cases())
@@ -91,3 +94,20 @@ def test_duplicate_and_unknown_ids_are_errors(make_store, name, variant):
     hits = store.search(vectors[:1], 10)[0]
     assert len(hits) == 3
     assert [score for _, score in hits] == sorted((score for _, score in hits), reverse=True)
+
+
+@pytest.mark.parametrize(("name", "variant"), _cases())
+def test_vector_returns_what_was_stored_and_refuses_unknown_ids(make_store, name, variant):
+    store = make_store(name, variant)
+    vectors = _unit(np.random.default_rng(2), 3)
+    store.add(["a", "b", "c"], vectors)
+    stored = store.vector("b")
+    assert stored.shape == (DIM,)
+    assert stored.dtype == np.float32
+    if not (isinstance(variant, dict) and variant.get("index") == "ivfpq"):  # PQ keeps a lossy code
+        assert stored == pytest.approx(vectors[1], abs=1e-6)
+    store.delete(["b"])
+    with pytest.raises(KeyError):
+        store.vector("b")
+    with pytest.raises(KeyError):
+        store.vector("zzz")

@@ -1,4 +1,4 @@
-from ragpoison.rag.generators.text import is_negated, polar_tokens, stem
+from ragpoison.rag.generators._text import is_negated, polar_tokens, stem
 
 
 def _stems(words):

@@ -2,10 +2,10 @@ import shutil
 
 import pytest
 from ragpoison.rag.errors import InputError
-from ragpoison.rag.generators.answers import parse_choice
+from ragpoison.rag.generators._answers import parse_choice
+from ragpoison.rag.generators._model_dir import model_dir_sha256
+from ragpoison.rag.generators._prompts import reader_prompt, render_prompt
 from ragpoison.rag.generators.base import ReaderInput
-from ragpoison.rag.generators.model_dir import model_dir_sha256
-from ragpoison.rag.generators.prompts import reader_prompt, render_prompt
 from ragpoison.rag.registry import GENERATORS
 from ragpoison.rag.types import UNPARSED, Question
 

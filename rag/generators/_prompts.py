@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any, Protocol
 
 from ragpoison.rag.generators.base import ReaderInput
 
@@ -41,7 +42,17 @@ POISONEDRAG_SYSTEM = (
 )
 POISONEDRAG_USER = "Contexts: {context}\n\nQuery: {question}\n\nAnswer:"
 
-STYLES = ("direct", "cot", "open")
+
+class ChatTokenizer(Protocol):
+    """What prompt rendering uses of a Hugging Face tokenizer (transformers' and vLLM's alike).
+
+    Its ``chat_template`` is read with ``getattr``: a tokenizer without chat support may not have the attribute.
+    """
+
+    def apply_chat_template(self, conversation: list[dict[str, str]], *, tokenize: bool,
+                            add_generation_prompt: bool) -> Any:
+        """The conversation through the chat template (a string when ``tokenize`` is false)."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -62,10 +73,11 @@ class Prompt:
         return f"{self.system}\n\n{self.user}{self.cue}" if self.system else f"{self.user}{self.cue}"
 
 
-def render_prompt(tokenizer, prompt: Prompt) -> str:
+def render_prompt(tokenizer: ChatTokenizer, prompt: Prompt) -> str:
     """The prompt through the tokenizer's chat template, or as plain text when it has none."""
     if getattr(tokenizer, "chat_template", None):
-        return tokenizer.apply_chat_template(prompt.messages(), tokenize=False, add_generation_prompt=True)
+        text: str = tokenizer.apply_chat_template(prompt.messages(), tokenize=False, add_generation_prompt=True)
+        return text
     return prompt.as_text()
 
 
@@ -96,9 +108,9 @@ def reader_prompt(item: ReaderInput, style: str, max_context_chars: int | None =
     raise ValueError(f"unknown prompt style {style!r}")
 
 
-def answer_schema(letters: Sequence[str], *, with_thinking: bool) -> dict:
+def answer_schema(letters: Sequence[str], *, with_thinking: bool) -> dict[str, Any]:
     """JSON schema of MedRAG's answer object, its ``answer_choice`` restricted to the option letters."""
-    properties: dict = {"answer_choice": {"type": "string", "enum": list(letters)}}
+    properties: dict[str, Any] = {"answer_choice": {"type": "string", "enum": list(letters)}}
     if with_thinking:
         properties = {"step_by_step_thinking": {"type": "string"}, **properties}
     return {"type": "object", "properties": properties, "required": list(properties),

@@ -11,6 +11,7 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ragpoison.rag.cache import default_cache_dir
 from ragpoison.rag.errors import InputError
 
 WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".gguf")
@@ -42,8 +43,6 @@ def _signature(folder: Path, files: list[Path]) -> str:
 
 def model_dir_sha256(path: str | Path, cache_dir: Path | None = None) -> str:
     """sha256 over every file's relative name and bytes; cached by (names, sizes, mtimes) since weights are large."""
-    from ragpoison.rag.embedders.sentence_transformers import default_cache_dir
-
     folder = Path(path).resolve()
     files = _files(folder)
     signature = _signature(folder, files)

@@ -7,6 +7,7 @@ import sqlite3
 from pathlib import Path
 
 import numpy as np
+from ragpoison.rag.types import Vectors
 
 
 def text_key(text: str) -> bytes:
@@ -27,9 +28,9 @@ class EmbeddingCache:
         self._conn.execute("CREATE TABLE IF NOT EXISTS vectors (model TEXT, key BLOB, vec BLOB, "
                            "PRIMARY KEY (model, key))")
 
-    def get_many(self, keys: list[bytes]) -> dict[bytes, np.ndarray]:
+    def get_many(self, keys: list[bytes]) -> dict[bytes, Vectors]:
         """Return the cached vectors among ``keys``."""
-        found: dict[bytes, np.ndarray] = {}
+        found: dict[bytes, Vectors] = {}
         for start in range(0, len(keys), 500):
             chunk = keys[start:start + 500]
             marks = ",".join("?" * len(chunk))
@@ -39,7 +40,7 @@ class EmbeddingCache:
                 found[key] = np.frombuffer(vec, dtype=np.float32)
         return found
 
-    def put_many(self, keys: list[bytes], vectors: np.ndarray) -> None:
+    def put_many(self, keys: list[bytes], vectors: Vectors) -> None:
         """Store vectors; one transaction, so a killed run leaves the cache consistent."""
         with self._conn:
             self._conn.executemany(

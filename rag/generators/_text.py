@@ -77,7 +77,8 @@ def polar_tokens(text: str) -> tuple[set[str], set[str]]:
     A token that occurs both affirmed and negated counts as affirmed.
     """
     words = _WORD.findall(text.lower())
-    affirmed, denied = set(), set()
+    affirmed: set[str] = set()
+    denied: set[str] = set()
     for word, is_negated in zip(words, _negation_marks(words), strict=True):
         if _TOKEN.fullmatch(word) and word not in STOPWORDS and word not in _MARKERS:
             (denied if is_negated else affirmed).add(stem(word))

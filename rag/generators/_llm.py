@@ -5,13 +5,13 @@ from __future__ import annotations
 from abc import abstractmethod
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field
-from ragpoison.rag.generators.answers import choice_answer, open_answer
+from ragpoison.rag.generators._answers import choice_answer, open_answer
+from ragpoison.rag.generators._prompts import Prompt, answer_schema, reader_prompt
+from ragpoison.rag.generators._runtime import package_version
 from ragpoison.rag.generators.base import Generator, ReaderInput
-from ragpoison.rag.generators.prompts import Prompt, answer_schema, reader_prompt
-from ragpoison.rag.generators.runtime import package_version
 from ragpoison.rag.plugin import Params
 from ragpoison.rag.types import Answer
 
@@ -44,7 +44,7 @@ class Request:
     temperature: float
     seed: int
     choices: tuple[str, ...] | None = None
-    schema: dict | None = None
+    schema: dict[str, Any] | None = None
 
 
 @dataclass
@@ -61,6 +61,7 @@ class LLMGenerator(Generator):
     """Base of the LLM readers: builds prompts, calls ``generate`` once per batch, parses the answers."""
 
     Params = LLMParams
+    params: LLMParams
     DEFAULT_MAX_TOKENS = {"direct": 16, "cot": 1024, "open": 128}
     package = ""  # the distribution whose version manifest.json records
 
@@ -77,7 +78,7 @@ class LLMGenerator(Generator):
         """The generation requests for a batch of questions."""
         params, style = self.params, self.style
         max_tokens = params.max_tokens or self.DEFAULT_MAX_TOKENS[style]
-        requests = []
+        requests: list[Request] = []
         for item in batch:
             letters = tuple(sorted(item.question.options))
             structured = params.structured and style != "open"
@@ -115,13 +116,13 @@ class LLMGenerator(Generator):
     def generate(self, requests: list[Request]) -> list[Generation]:
         """Run every request (one batch where the backend batches); one Generation per request, in order."""
 
-    def provenance(self) -> dict:
+    def provenance(self) -> dict[str, Any]:
         """Kind, params and backend version, plus what the backend adds (model hash, hardware, determinism)."""
         record = super().provenance()
         record["version"] = package_version(self.package) if self.package else None
         record.update(self.backend_provenance())
         return record
 
-    def backend_provenance(self) -> dict:
+    def backend_provenance(self) -> dict[str, Any]:
         """Backend-specific manifest entries."""
         return {}
