@@ -17,6 +17,9 @@ TABLE_COLUMNS = (
     ("asr_95ci", None), ("tgt_clean", "target_rate_clean"), ("flip", "flip_rate"),
     ("p@k", "poison_precision_at_k"), ("r@k", "poison_recall_at_k"), ("hit", "poison_hit_rate"),
 )
+READER_AT_CHANCE_NOTE = (
+    "! the reader is not above chance on these questions (clean accuracy's 95% lower bound is not above the "
+    "uniform-guess or majority-answer rate): its ASR and flip rates say little; use an LLM reader")
 # Shown when some cell is defended: passage-level detection rates and the defense's time per question.
 DEFENSE_COLUMNS = (("tpr", "defense_tpr"), ("fpr", "defense_fpr"), ("ms/q", "defense_ms_per_question"))
 
@@ -38,6 +41,8 @@ def summary_table(summary: list[CellSummary]) -> str:
             columns.insert(3, (grid, grid))
     if any(cell.unparsed_rate > 0 for cell in summary):  # LLM readers: answers that named no option
         columns.append(("unparsed", "unparsed_rate"))
+    if any(cell.n_errored > 0 for cell in summary):  # backends that failed to answer: kept out of every rate
+        columns.append(("errored", "n_errored"))
     header = [name for name, _ in columns]
     body = []
     for cell, row in zip(summary, rows, strict=True):
@@ -49,12 +54,16 @@ def summary_table(summary: list[CellSummary]) -> str:
                 cells.append(poison_amount(cell.label_row()))
             elif key == "attack":
                 cells.append(attack_label(cell.label_row()))
+            elif key == "clean_accuracy" and not cell.reader_above_chance:
+                cells.append(f"{_fmt(cell.clean_accuracy)}!")
             else:
                 cells.append(_fmt(row[key]))
         body.append(cells)
     widths = [max(len(str(x)) for x in col) for col in zip(header, *body, strict=True)]
     lines = ["  ".join(str(c).ljust(w) for c, w in zip(line, widths, strict=True)).rstrip()
              for line in [header, *body]]
+    if not all(cell.reader_above_chance for cell in summary):
+        lines.append(READER_AT_CHANCE_NOTE)
     return "\n".join(lines)
 
 

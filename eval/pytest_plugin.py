@@ -13,15 +13,19 @@ import pytest
 from ragpoison.eval.gate import GateReport, Thresholds, evaluate
 
 
-def run_gate(config: str | Path, out_dir: str | Path, *, overrides: Sequence[str] = (), max_asr: float | None = None,
-             max_flip_rate: float | None = None, min_clean_accuracy: float | None = None) -> GateReport:
-    """Run a config and check its defended cells against thresholds."""
+def run_gate(config: str | Path, out_dir: str | Path, *, overrides: Sequence[str] = (), **limits: Any) -> GateReport:
+    """Run a config and check its defended cells against thresholds.
+
+    ``limits`` are ``Thresholds``' fields: ``max_asr``, ``max_flip_rate``, ``min_clean_accuracy``, ``confidence``
+    (e.g. 0.95: gate on the Wilson bound, not the point), ``max_errored_rate`` (default 0) and
+    ``allow_reader_at_chance``.
+    """
     from ragpoison.eval.config import load_configs
     from ragpoison.eval.sweep import run_sweep
 
-    results = run_sweep(load_configs(config, list(overrides)), out_dir)
-    results.write(out_dir)
-    return evaluate(results.summary, Thresholds(max_asr, max_flip_rate, min_clean_accuracy))
+    thresholds = Thresholds(**limits)
+    results = run_sweep(load_configs(config, list(overrides)), out_dir, overwrite=True)
+    return evaluate(results.summary, thresholds)
 
 
 @pytest.fixture

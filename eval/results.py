@@ -8,6 +8,7 @@ import os
 import platform
 import sys
 import tempfile
+from collections import Counter
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -15,6 +16,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from ragpoison.eval import metrics
 from ragpoison.eval.trial import SUMMARY_COLUMNS, TRIAL_COLUMNS, CellSummary, Trial
+from ragpoison.rag.errors import InputError
 from ragpoison.rag.generators._runtime import generator_provenance
 from ragpoison.rag.types import UNPARSED
 
@@ -38,18 +40,26 @@ def summarize(trials: list[Trial]) -> list[CellSummary]:
     return [summarize_cell(rows) for rows in cells.values()]
 
 
-def summarize_cell(rows: list[Trial]) -> CellSummary:
-    """Metrics of one cell from its trials."""
-    first = rows[0]
+def summarize_cell(trials: list[Trial]) -> CellSummary:
+    """Metrics of one cell from its trials; errored trials are counted apart and left out of every rate."""
+    first = trials[0]
     k = first.k
-    n = len(rows)
+    n = len(trials)
+    rows = [t for t in trials if not t.errored]
+    clean = [t for t in trials if not t.clean_errored]
+    eligible = [t for t in rows if not t.clean_errored and t.clean_correct]
     hits = sum(r.answered_target for r in rows)
-    low, high = metrics.wilson_interval(hits, n)
-    poison_ids = {d for r in rows for d in r.own_poison_ids} | {d for r in rows for d in r.context_poison_ids}
-    context = [r.context_ids for r in rows]
+    low, high = metrics.wilson_interval(hits, len(rows))
+    flips = sum(t.answered_target for t in eligible)
+    flip_low, flip_high = metrics.wilson_interval(flips, len(eligible))
+    chance = chance_rate(clean)
+    clean_low, _ = metrics.wilson_interval(sum(t.clean_correct for t in clean), len(clean))
+    errored = [t for t in trials if t.errored]
+    poison_ids = {d for t in trials for d in t.own_poison_ids} | {d for t in trials for d in t.context_poison_ids}
+    context = [t.context_ids for t in trials]  # retrieval metrics do not depend on whether the reader answered
     attacked = first.attack != "none"
     precision = metrics.poison_precision(context, poison_ids, k) if attacked else 0.0
-    recall = metrics.poison_recall(context, [set(r.own_poison_ids) for r in rows], k)
+    recall = metrics.poison_recall(context, [set(t.own_poison_ids) for t in trials], k)
     defended = first.defense != "none"
     certified = any(r.certified_radius is not None for r in rows)
 
@@ -63,27 +73,44 @@ def summarize_cell(rows: list[Trial]) -> CellSummary:
         poison_per_target=first.poison_per_target, poison_rate=first.poison_rate, n_poison=first.n_poison,
         poison_rate_actual=first.poison_rate_actual, retriever=first.retriever, retrieval_mode=first.retrieval_mode,
         store=first.store, generator=first.generator, answer_mode=first.answer_mode, k=k, seed=first.seed,
-        n_questions=n,
-        clean_accuracy=metrics.rate(r.clean_correct for r in rows),
+        n_questions=n, n_errored=len(errored), errored_rate=len(errored) / n,
+        error_example=errored[0].error if errored else "", n_answered=len(rows), n_clean_answered=len(clean),
+        clean_accuracy=metrics.rate(t.clean_correct for t in clean),
+        chance_rate=chance, reader_above_chance=bool(clean) and clean_low > chance,
         accuracy_under_attack=metrics.rate(r.correct for r in rows),
-        asr=hits / n, asr_ci_low=low, asr_ci_high=high,
-        target_rate_clean=metrics.rate(_clean_hit(r) for r in rows),
-        flip_rate=metrics.flip_rate([r.clean_correct for r in rows], [r.answered_target for r in rows]),
+        asr=metrics.ratio(hits, len(rows)), asr_ci_low=low, asr_ci_high=high,
+        target_rate_clean=metrics.rate(_clean_hit(t) for t in clean),
+        flip_rate=metrics.ratio(flips, len(eligible)), flip_ci_low=flip_low, flip_ci_high=flip_high,
+        n_flip_eligible=len(eligible),
         unparsed_rate=metrics.rate(r.answer == UNPARSED for r in rows),
         poison_precision_at_k=precision,
         poison_recall_at_k=recall,
         poison_f1_at_k=metrics.f1(precision, recall),
         poison_hit_rate=metrics.poison_hit_rate(context, poison_ids, k) if attacked else 0.0,
-        defense_tpr=metrics.ratio(sum(r.dropped_poison for r in rows), sum(r.seen_poison for r in rows))
+        defense_tpr=metrics.ratio(sum(t.dropped_poison for t in trials), sum(t.seen_poison for t in trials))
         if defended else math.nan,
-        defense_fpr=metrics.ratio(sum(r.dropped_clean for r in rows), sum(r.seen_clean for r in rows))
+        defense_fpr=metrics.ratio(sum(t.dropped_clean for t in trials), sum(t.seen_clean for t in trials))
         if defended else math.nan,
         certified_accuracy_k1=certified_accuracy(1), certified_accuracy_k2=certified_accuracy(2),
         certified_accuracy_k3=certified_accuracy(3),
         craft_seconds=first.craft_seconds,
-        defense_ms_per_question=metrics.rate_mean(r.defense_ms for r in rows),
+        defense_ms_per_question=metrics.rate_mean(t.defense_ms for t in trials),
         cell_id=first.cell_id,
     )
+
+
+def chance_rate(trials: list[Trial]) -> float:
+    """What a reader that cannot read scores: the larger of the uniform-guess and the majority-answer rate.
+
+    The uniform guess picks among each question's options at random; the majority answer is always the most
+    common correct letter (55% "yes" on PubMedQA, for example).
+    """
+    if not trials:
+        return math.nan
+    known = [t.n_options for t in trials if t.n_options > 0]
+    uniform = sum(1 / n for n in known) / len(known) if known else 0.0
+    golds = Counter(t.gold for t in trials)
+    return max(uniform, golds.most_common(1)[0][1] / len(trials))
 
 
 def _clean_hit(trial: Trial) -> bool:
@@ -185,10 +212,13 @@ class Results:
 
         out = Path(out_dir)
         path = out / "trials.parquet"
+        if not path.is_file():
+            raise InputError("no trials.parquet here: not the folder of a finished ragpoison run", path=out)
         frame = pd.read_parquet(path)
         rows = cast(list[dict[str, Any]], frame.to_dict("records"))
         trials = [Trial.from_row(row, path) for row in rows]
-        manifest = json.loads((out / "manifest.json").read_text())
+        manifest_path = out / "manifest.json"
+        manifest = json.loads(manifest_path.read_text()) if manifest_path.is_file() else {}
         return cls(trials=trials, summary=summarize(trials), manifest=manifest)
 
 

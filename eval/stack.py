@@ -60,9 +60,11 @@ def load_inputs(config: ExperimentConfig) -> Inputs:
     corpus_path, questions_path = _required(paths, "corpus"), _required(paths, "questions")
     corpus = open_corpus(corpus_path)
     questions = load_questions(questions_path)
+    # Targets are checked against every question of the file (a target naming a question left out by
+    # max_questions is not an error), then kept for the questions asked; each is drawn by its own seeded stream.
+    targets = load_targets(paths["targets"], questions, config.seed)
     if config.max_questions is not None:
         questions = dict(list(questions.items())[: config.max_questions])
-    targets = load_targets(paths["targets"], questions, config.seed)
     targets = {q: t for q, t in targets.items() if q in questions}
     return Inputs(corpus, questions, targets, paths, hash_files(source_files(corpus_path)))
 

@@ -8,6 +8,7 @@ from pathlib import Path
 from ragpoison.eval.cellstore import CellStore
 from ragpoison.eval.config import ExperimentConfig
 from ragpoison.eval.results import Results, summarize
+from ragpoison.eval.run_folder import prepare, run_lock, sweep_hash
 from ragpoison.eval.runner import Cell, Experiment, plan_cells
 from ragpoison.eval.stack import Stack
 
@@ -37,13 +38,26 @@ class _Bar:
 
 
 def run_sweep(configs: list[ExperimentConfig], out_dir: str | Path, *, resume: bool = False,
-              executor: str = "local", address: str | None = None, progress: Progress | None = None,
-              progress_bar: bool = False) -> Results:
-    """Run every cell of every config, writing each finished cell before starting the next."""
+              overwrite: bool = False, executor: str = "local", address: str | None = None,
+              progress: Progress | None = None, progress_bar: bool = False) -> Results:
+    """Run every cell of every config, writing each finished cell before starting the next, then the results.
+
+    The run holds ``out_dir``'s lock from start to end (a second run into it fails at once), and refuses a folder
+    holding another config's results unless told to ``resume`` the same config or ``overwrite`` them.
+    """
     say = progress or (lambda _msg: None)
     stacks: dict[str, Stack] = {}  # configs that differ only in k, seed or cells share one indexed stack
     experiments = [Experiment(config, say, stacks) for config in configs]  # validates inputs first
-    store = CellStore(out_dir, resume=resume)
+    out = Path(out_dir)
+    with run_lock(out, say):
+        prepare(out, sweep_hash([e.config_hash for e in experiments]), resume=resume, overwrite=overwrite)
+        results = _run(experiments, CellStore(out, resume=resume), executor, address, progress_bar)
+        results.write(out)
+    return results
+
+
+def _run(experiments: list[Experiment], store: CellStore, executor: str, address: str | None,
+         progress_bar: bool) -> Results:
     plans = _unique_plans(experiments)
     bar = _Bar(sum(map(len, plans)), sum(len(p) * len(e.inputs.questions) for p, e in zip(plans, experiments,
                                                                                          strict=True)),

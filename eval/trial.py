@@ -62,11 +62,12 @@ class Baseline:
     answer: str
     correct: bool
     answered_target: bool | None = None
+    errored: bool = False
 
     @classmethod
     def of(cls, trial: Trial) -> Baseline:
         """The baseline a trial of a no-poison cell provides."""
-        return cls(trial.answer, trial.correct, trial.answered_target)
+        return cls(trial.answer, trial.correct, trial.answered_target, trial.errored)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -161,14 +162,23 @@ class Trial:
     """The text the retriever embedded."""
     triggered: bool = False
     """The question was asked with the attack's trigger."""
+    n_options: int = 0
+    """How many options the question offers (0 in results from before this field)."""
+    errored: bool = False
+    """The backend gave no answer (failed or timed-out request, refusal): kept out of every rate."""
+    error: str = ""
+    """Why the backend gave no answer ('' when it answered)."""
+    clean_errored: bool = False
+    """The no-poison answer this trial is compared with errored."""
 
     @classmethod
     def build(cls, question: Question, target: Target, screening: Screening, answer: Answer, cell: CellFacts,
               baseline: Baseline | None = None) -> Trial:
         """The one place a trial is made: score the answer and label the passages; no baseline means this is one."""
         verdict = judge(answer, question.answer, target.option)
+        errored = answer.error is not None
         if baseline is None:
-            baseline = Baseline(answer.letter, verdict.correct, verdict.answered_target)
+            baseline = Baseline(answer.letter, verdict.correct, verdict.answered_target, errored)
         poison_ids = screening.poison_ids
         dropped = [d for d in screening.seen_ids if d not in screening.passed_ids]
         seen_poison = sum(d in poison_ids for d in screening.seen_ids)
@@ -190,6 +200,8 @@ class Trial:
             clean_answered_target=baseline.answered_target, craft_seconds=cell.craft_seconds,
             attack_params=cell.attack_params, retrieval_mode=cell.retrieval_mode,
             retrieval_query=screening.retrieval_query, triggered=screening.triggered,
+            n_options=len(question.options), errored=errored, error=answer.error or "",
+            clean_errored=baseline.errored,
         )
 
     @classmethod
@@ -246,8 +258,22 @@ class CellSummary:
     """The run's seed."""
     n_questions: int
     """Questions in the cell."""
+    n_errored: int
+    """Trials the backend gave no answer for (kept out of every rate)."""
+    errored_rate: float
+    """Errored trials over questions."""
+    error_example: str
+    """The first errored trial's reason ('' when none errored)."""
+    n_answered: int
+    """Trials with an answer (questions less errored trials): the denominator of ASR and accuracy under attack."""
+    n_clean_answered: int
+    """Questions whose no-poison answer did not error: the denominator of clean accuracy."""
     clean_accuracy: float
     """Accuracy with no poison."""
+    chance_rate: float
+    """What a reader that cannot read scores: the larger of the uniform-guess and the majority-answer rate."""
+    reader_above_chance: bool
+    """Clean accuracy's 95% Wilson lower bound is above the chance rate: the reader can answer these questions."""
     accuracy_under_attack: float
     """Accuracy in this cell."""
     asr: float
@@ -260,6 +286,12 @@ class CellSummary:
     """How often the no-poison answer is the target."""
     flip_rate: float
     """Among questions answered correctly with no poison, the share answering the target here."""
+    flip_ci_low: float
+    """Lower bound of the flip rate's 95% Wilson interval."""
+    flip_ci_high: float
+    """Upper bound of the flip rate's 95% Wilson interval."""
+    n_flip_eligible: int
+    """Questions answered correctly with no poison (and answered here): the flip rate's denominator."""
     unparsed_rate: float
     """The share of answers that named no option."""
     poison_precision_at_k: float
@@ -344,8 +376,8 @@ _TRIAL_FIELDS = frozenset(TRIAL_COLUMNS)
 _TRIAL_READERS: dict[str, Callable[[Any], Any]] = {
     **{name: _ids for name in ("retrieved_ids", "context_ids", "context_poison_ids", "own_poison_ids",
                                "dropped_ids")},
-    **{name: _text for name in ("answer_text", "attack_params", "retrieval_query")},
+    **{name: _text for name in ("answer_text", "attack_params", "retrieval_query", "error")},
     "poison_rate": _optional_float, "certified_radius": _optional_int, "clean_answered_target": _optional_bool,
     **{name: lambda v: bool(_plain(v)) for name in ("target_assigned_by_seed", "correct", "answered_target",
-                                                    "clean_correct", "triggered")},
+                                                    "clean_correct", "triggered", "errored", "clean_errored")},
 }

@@ -46,7 +46,9 @@ class Answer:
 
     ``letter`` is ``UNPARSED`` when a generator's output named no option. ``certified_radius`` is set by
     certifying defenses: the answer provably stands against up to that many corrupted passages. ``mentions``
-    is set in open-answer mode: the letters whose option text the free-text answer contains.
+    is set in open-answer mode: the letters whose option text the free-text answer contains. ``error`` is set
+    when the backend gave no answer at all (a failed or timed-out request, a refusal): ``letter`` is then
+    ``ERRORED`` and the trial is kept apart from every rate, never counted as a wrong or a right answer.
     """
 
     letter: str
@@ -54,6 +56,8 @@ class Answer:
     text: str = ""
     certified_radius: int | None = None
     mentions: tuple[str, ...] | None = None
+    error: str | None = None
 
 
 UNPARSED = "unparsed"
+ERRORED = "errored"

@@ -40,6 +40,9 @@ class Behaviour:
 
     def __init__(self) -> None:
         self.fail_next = 0          # answer 503 to this many requests
+        self.fail_every = 0         # answer 503 to every n-th completion request (0: never)
+        self.completions = 0        # completion requests seen
+        self.failed = 0             # requests answered with a failure
         self.fail_status = 503
         self.delay_s = 0.0          # sleep before answering a completion
         self.reply: str | None = None  # fixed completion text instead of the model's
@@ -109,6 +112,10 @@ def make_handler(behaviour: Behaviour, model: str, root: str):
                 behaviour.requests.append((self.path, body))
                 failing = behaviour.fail_next > 0
                 behaviour.fail_next -= failing
+                behaviour.completions += 1
+                if behaviour.fail_every and behaviour.completions % behaviour.fail_every == 0:
+                    failing = True
+                behaviour.failed += failing
                 behaviour.in_flight += 1
                 behaviour.max_in_flight = max(behaviour.max_in_flight, behaviour.in_flight)
             try:

@@ -20,10 +20,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Arguments of ``check``."""
     parser.add_argument("config")
     parser.add_argument("--out", help="results folder (default: runs/check-<config name>)")
+    parser.add_argument("--corpus", help="MedRAG JSONL file or folder (overrides data.corpus)")
+    parser.add_argument("--questions", help="MIRAGE benchmark.json (overrides data.questions)")
+    parser.add_argument("--targets", help="targets JSON (overrides data.targets)")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
     parser.add_argument("--max-asr", metavar="X", help="highest attack success rate a defended, attacked cell may have")
     parser.add_argument("--max-flip-rate", metavar="X", help="highest flip rate a defended, attacked cell may have")
     parser.add_argument("--min-clean-accuracy", metavar="Y", help="lowest clean accuracy a defended cell may have")
+    parser.add_argument("--confidence", metavar="C",
+                        help="gate on the two-sided Wilson bound at this level (e.g. 0.95) on the unsafe side "
+                             "instead of the point estimate")
+    parser.add_argument("--max-errored-rate", metavar="X", default="0",
+                        help="highest share of trials whose backend gave no answer (default 0: any fails)")
+    parser.add_argument("--allow-reader-at-chance", action="store_true",
+                        help="let cells pass whose reader is not above chance on their questions")
+    parser.add_argument("--overwrite", action="store_true", help="clear --out's results of another config first")
     parser.add_argument("--junit", metavar="FILE", help="write a JUnit XML report here")
 
 
@@ -44,9 +55,15 @@ def thresholds(args: argparse.Namespace) -> Thresholds:
     """The thresholds given on the command line, validated (at least one is needed)."""
     from ragpoison.eval.gate import Thresholds
 
+    confidence = _fraction(args.confidence, "--confidence")
+    if confidence is not None and not 0.0 < confidence < 1.0:
+        raise InputError(f"expected a level strictly between 0 and 1, got {args.confidence!r}", field="--confidence")
+    errored = _fraction(args.max_errored_rate, "--max-errored-rate")
     limits = Thresholds(_fraction(args.max_asr, "--max-asr"), _fraction(args.max_flip_rate, "--max-flip-rate"),
-                        _fraction(args.min_clean_accuracy, "--min-clean-accuracy"))
-    if limits == Thresholds():
+                        _fraction(args.min_clean_accuracy, "--min-clean-accuracy"), confidence=confidence,
+                        max_errored_rate=0.0 if errored is None else errored,
+                        allow_reader_at_chance=args.allow_reader_at_chance)
+    if not limits.any_rate:
         raise InputError("give at least one of --max-asr, --max-flip-rate, --min-clean-accuracy",
                          field="thresholds")
     return limits
@@ -59,10 +76,10 @@ def run(args: argparse.Namespace) -> int:
     from ragpoison.eval.sweep import run_sweep
 
     limits = thresholds(args)
-    configs = load_configs(args.config, args.overrides)
+    configs = load_configs(args.config, args.overrides,
+                           {"corpus": args.corpus, "questions": args.questions, "targets": args.targets})
     out = Path(args.out) if args.out else Path("runs") / f"check-{Path(args.config).stem}"
-    results = run_sweep(configs, out, progress=console.progress)
-    results.write(out)
+    results = run_sweep(configs, out, overwrite=args.overwrite, progress=console.progress)
     report = evaluate(results.summary, limits)
     if args.junit:
         report.write_junit(args.junit)

@@ -20,6 +20,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                         help="override a config key, e.g. --set k=10 --set seed=[0,1,2]")
     parser.add_argument("--resume", action="store_true", help="keep finished cells in --out and run the rest")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="clear --out's previous results first (a folder holding another config's results "
+                             "is refused without it)")
     parser.add_argument("--executor", choices=("local", "ray"), default="local", help="where cells run")
     parser.add_argument("--ray-address", help="Ray cluster address (default: start a local instance)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -36,9 +39,9 @@ def run(args: argparse.Namespace) -> int:
     configs = load_configs(args.config, args.overrides,
                            {"corpus": args.corpus, "questions": args.questions, "targets": args.targets})
     out = Path(args.out) if args.out else Path("runs") / Path(args.config).stem
-    results = run_sweep(configs, out, resume=args.resume, executor=args.executor, address=args.ray_address,
+    results = run_sweep(configs, out, resume=args.resume, overwrite=args.overwrite, executor=args.executor,
+                        address=args.ray_address,
                         progress=console.progress, progress_bar=not args.no_progress)
-    paths = results.write(out)
     console.emit(console.summary_table(results.summary))
-    console.emit(f"\nwrote {paths['summary']}, {paths['trials']}, {paths['manifest']}")
+    console.emit(f"\nwrote {out / 'summary.csv'}, {out / 'trials.parquet'}, {out / 'manifest.json'}")
     return 0

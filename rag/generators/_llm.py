@@ -8,12 +8,13 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from pydantic import Field
+from ragpoison.rag.errors import InputError
 from ragpoison.rag.generators._answers import choice_answer, open_answer
 from ragpoison.rag.generators._prompts import Prompt, answer_schema, reader_prompt
 from ragpoison.rag.generators._runtime import package_version
 from ragpoison.rag.generators.base import Generator, ReaderInput
 from ragpoison.rag.plugin import Params
-from ragpoison.rag.types import Answer
+from ragpoison.rag.types import ERRORED, Answer
 
 
 class LLMParams(Params):
@@ -55,6 +56,7 @@ class Generation:
     scores: dict[str, float] = field(default_factory=dict)
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    error: str | None = None  # why the backend gave no output for this request (failure, timeout, refusal)
 
 
 class LLMGenerator(Generator):
@@ -89,13 +91,22 @@ class LLMGenerator(Generator):
         return requests
 
     def answer(self, batch: list[ReaderInput]) -> list[Answer]:
-        """Answer a batch in one generation call; an answer naming no option is ``unparsed``."""
+        """Answer a batch in one generation call; an answer naming no option is ``unparsed``.
+
+        A request the backend failed (after its retries) or refused gives an ``errored`` answer with the reason.
+        """
         if not batch:
             return []
         generations = self._generate(self.reader_requests(batch))
-        if self.params.mode == "open":
-            return [open_answer(g.text, item.question) for item, g in zip(batch, generations, strict=True)]
-        return [choice_answer(g.text, item.question, g.scores) for item, g in zip(batch, generations, strict=True)]
+        answers = []
+        for item, g in zip(batch, generations, strict=True):
+            if g.error is not None:
+                answers.append(Answer(ERRORED, error=g.error))
+            elif self.params.mode == "open":
+                answers.append(open_answer(g.text, item.question))
+            else:
+                answers.append(choice_answer(g.text, item.question, g.scores))
+        return answers
 
     def complete(self, prompts: list[str], *, max_tokens: int = 256, seed: int = 0) -> list[str]:
         """Free-text completions, each prompt one user turn, at ``completion_temperature``."""
@@ -103,7 +114,11 @@ class LLMGenerator(Generator):
             return []
         requests = [Request(Prompt("", prompt), max_tokens, self.params.completion_temperature, seed)
                     for prompt in prompts]
-        return [g.text for g in self._generate(requests)]
+        generations = self._generate(requests)
+        failed = next((g.error for g in generations if g.error is not None), None)
+        if failed is not None:  # an attack's writer cannot craft from a missing completion: stop, do not guess
+            raise InputError(f"a completion failed: {failed}", field="generator")
+        return [g.text for g in generations]
 
     def _generate(self, requests: list[Request]) -> list[Generation]:
         generations = self.generate(requests)

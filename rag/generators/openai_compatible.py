@@ -92,14 +92,21 @@ class OpenAIGenerator(LLMGenerator):
         return body
 
     def _one(self, request: Request) -> Generation:
+        """One request; a failure after the client's retries, or a refusal, is an errored generation, not a raise."""
         path = "/chat/completions" if self.params.api == "chat" else "/completions"
-        data = self.client.post(path, self._body(request))
+        try:
+            data = self.client.post(path, self._body(request))
+        except InputError as exc:
+            return Generation("", error=exc.detail)
         try:
             choice = data["choices"][0]
-            text = choice["message"]["content"] if self.params.api == "chat" else choice["text"]
+            message = choice["message"] if self.params.api == "chat" else {}
+            text = message["content"] if self.params.api == "chat" else choice["text"]
         except (KeyError, IndexError, TypeError):
-            raise InputError(f"{self.client.base_url}{path} answered without choices[0]",
-                             field="generator.params.base_url") from None
+            return Generation("", error=f"{self.client.base_url}{path} answered without choices[0]")
+        refusal = message.get("refusal") if isinstance(message, dict) else None
+        if refusal or choice.get("finish_reason") == "content_filter":
+            return Generation("", error=f"the model refused to answer: {refusal or 'content filter'}")
         usage = data.get("usage") or {}
         return Generation(text or "", {}, int(usage.get("prompt_tokens") or 0),
                           int(usage.get("completion_tokens") or 0))

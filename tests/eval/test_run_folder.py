@@ -3,6 +3,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 from ragpoison.eval.run_folder import LOCK_NAME, prepare, run_lock, sweep_hash
@@ -85,3 +86,37 @@ def test_prepare_refuses_results_that_do_not_say_whose_they_are(tmp_path):
         prepare(tmp_path, sweep_hash(["aaa"]), resume=True, overwrite=False)
     with pytest.raises(InputError, match="give one"):
         prepare(tmp_path, sweep_hash(["aaa"]), resume=True, overwrite=True)
+
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _ragpoison(*args, **kwargs):
+    return subprocess.Popen([sys.executable, "-m", "ragpoison", *map(str, args)], cwd=ROOT, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, **kwargs)
+
+
+def test_two_runs_into_one_folder_and_a_folder_of_another_config(tiny, tmp_path):
+    out = tmp_path / "out"
+    data = ["--corpus", tiny["corpus"], "--questions", tiny["questions"], "--targets", tiny["targets"],
+            "--no-progress", "--set", "fetch_k=8"]
+    first = _ragpoison("run", ROOT / "configs/quickstart.yaml", "--out", out, *data)
+    deadline = time.monotonic() + 120
+    while not (out / LOCK_NAME).exists() and first.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    second = _ragpoison("run", ROOT / "configs/quickstart.yaml", "--out", out, *data)
+    _, err = second.communicate(timeout=120)
+    assert second.returncode == 2, err
+    assert f"another ragpoison run (pid {first.pid}) is writing to this folder" in err
+    assert first.wait(timeout=300) == 0, first.stderr.read()
+    summary = (out / "summary.csv").read_text().splitlines()
+    assert len(summary) == 1 + 4 and len(list((out / "cells").glob("*.jsonl"))) == 4
+    other = _ragpoison("run", ROOT / "configs/quickstart.yaml", "--out", out, *data, "--set", "k=3")
+    _, err = other.communicate(timeout=300)
+    assert other.returncode == 2 and "holds results of another config" in err and "--overwrite" in err
+    assert (out / "summary.csv").read_text().splitlines() == summary  # refused: nothing touched
+    again = _ragpoison("run", ROOT / "configs/quickstart.yaml", "--out", out, *data, "--set", "k=3",
+                       "--overwrite")
+    _, err = again.communicate(timeout=300)
+    assert again.returncode == 0, err
+    assert len(list((out / "cells").glob("*.jsonl"))) == 4  # the k=5 cells were cleared, not mixed in
