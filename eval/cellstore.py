@@ -26,8 +26,13 @@ class CellStore:
         return self.folder / f"{cell_id}.jsonl"
 
     def has(self, cell_id: str) -> bool:
-        """True when the cell finished in an earlier (possibly killed) run."""
-        return self._path(cell_id).exists()
+        """True when the cell finished in an earlier (possibly killed) run with every trial answered.
+
+        A cell holding an errored trial (a backend outage) is not done: a resumed run reads it again.
+        """
+        if not self._path(cell_id).exists():
+            return False
+        return not any(trial.errored or trial.clean_errored for trial in self.read(cell_id))
 
     def read(self, cell_id: str) -> list[Trial]:
         """The cell's trials (a cell written by an earlier version reads too: see ``Trial.from_row``)."""

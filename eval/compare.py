@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ragpoison.eval.gate import write_junit_cases
-from ragpoison.eval.labels import amount_label, poison_rate_of
+from ragpoison.eval.labels import amount_label
 from ragpoison.eval.stats import McNemar, mcnemar_exact
 from ragpoison.eval.trial import Trial
 from ragpoison.rag.errors import InputError
@@ -25,6 +25,7 @@ class CellChange:
     defense: str
     attacked: bool
     n_questions: int
+    n_dropped: int  # questions left out of the paired tests because a trial errored in either run
     flip_base: float
     flip_new: float
     clean_accuracy_base: float
@@ -70,11 +71,14 @@ def _varying(trials: Sequence[Trial]) -> list[str]:
 def _cells(trials: Sequence[Trial], columns: list[str]) -> dict[tuple[object, ...], dict[str, Trial]]:
     cells: dict[tuple[object, ...], dict[str, Trial]] = {}
     for trial in trials:
-        amount = "-" if trial.attack == "none" else amount_label(trial.poison_per_target, poison_rate_of(
-            {"poison_rate": trial.poison_rate}))
+        amount = "-" if trial.attack == "none" else amount_label(trial.poison_per_target, trial.poison_rate)
         key = (trial.attack, trial.attack_params, trial.defense, amount, trial.seed,
                *(getattr(trial, column) for column in columns))
-        cells.setdefault(key, {})[trial.qid] = trial
+        cell = cells.setdefault(key, {})
+        if trial.qid in cell:  # two cells of one run that the key cannot tell apart (a setting it does not name)
+            raise InputError(f"the run holds two cells {_label(key, columns)} (they differ in a setting compare "
+                             "does not match on); compare runs of one variant each", field="runs")
+        cell[trial.qid] = trial
     return cells
 
 
@@ -93,6 +97,10 @@ def _flipped(trial: Trial) -> bool:
 def _flip_rate(trials: list[Trial]) -> float:
     eligible = [t for t in trials if t.clean_correct]
     return sum(t.answered_target for t in eligible) / len(eligible) if eligible else math.nan
+
+
+def _rate(flags: list[bool]) -> float:
+    return sum(flags) / len(flags) if flags else math.nan
 
 
 def compare_runs(base: Sequence[Trial], new: Sequence[Trial], alpha: float = 0.05) -> list[CellChange]:
@@ -115,22 +123,29 @@ def compare_runs(base: Sequence[Trial], new: Sequence[Trial], alpha: float = 0.0
             raise InputError(f"cell {_label(key, columns)} asks different questions in the two runs "
                              f"({len(only)} differ, e.g. {only[0]!r})", field="runs")
         qids = sorted(before)
-        b, a = [before[q] for q in qids], [after[q] for q in qids]
+        # Errored trials are no outcome: a question is paired only where both runs answered it (and, for the flip,
+        # both no-poison answers too), so an outage in either run can neither hide nor invent a change.
+        clean_pairs = [(before[q], after[q]) for q in qids
+                       if not before[q].clean_errored and not after[q].clean_errored]
+        pairs = [(b, a) for b, a in clean_pairs if not b.errored and not a.errored]
         changes.append(CellChange(
             label=_label(key, columns), defense=str(key[2]), attacked=key[0] != "none", n_questions=len(qids),
-            flip_base=_flip_rate(b), flip_new=_flip_rate(a),
-            clean_accuracy_base=sum(t.clean_correct for t in b) / len(b),
-            clean_accuracy_new=sum(t.clean_correct for t in a) / len(a),
-            flip_test=mcnemar_exact([_flipped(t) for t in b], [_flipped(t) for t in a]),
-            clean_test=mcnemar_exact([bool(t.clean_correct) for t in b], [bool(t.clean_correct) for t in a]),
+            n_dropped=len(qids) - len(pairs),
+            flip_base=_flip_rate([b for b, _ in pairs]), flip_new=_flip_rate([a for _, a in pairs]),
+            clean_accuracy_base=_rate([b.clean_correct for b, _ in clean_pairs]),
+            clean_accuracy_new=_rate([a.clean_correct for _, a in clean_pairs]),
+            flip_test=mcnemar_exact([_flipped(b) for b, _ in pairs], [_flipped(a) for _, a in pairs]),
+            clean_test=mcnemar_exact([bool(b.clean_correct) for b, _ in clean_pairs],
+                                     [bool(a.clean_correct) for _, a in clean_pairs]),
             alpha=alpha))
     return changes
 
 
 def render(changes: list[CellChange]) -> str:
     """A table of every shared cell, then the verdict naming each defended cell that got worse."""
-    header = ("cell", "n", "flip base", "flip new", "p(flip)", "clean base", "clean new", "p(clean)", "verdict")
-    body = [(c.label, str(c.n_questions), _fmt(c.flip_base), _fmt(c.flip_new),
+    header = ("cell", "n", "errored", "flip base", "flip new", "p(flip)", "clean base", "clean new", "p(clean)",
+              "verdict")
+    body = [(c.label, str(c.n_questions), str(c.n_dropped), _fmt(c.flip_base), _fmt(c.flip_new),
              f"{c.flip_test.p_value:.2g}" if c.attacked else "-", _fmt(c.clean_accuracy_base),
              _fmt(c.clean_accuracy_new), f"{c.clean_test.p_value:.2g}",
              "WORSE" if c.worse else ("worse (undefended)" if c.flip_worse or c.clean_worse else "ok"))

@@ -138,19 +138,19 @@ def _judge(check: _Check, confidence: float | None) -> str | None:
     if check.limit is None or math.isnan(check.value):
         return None
     word, sign = ("max", ">") if check.side == "upper" else ("min", "<")
-    level = confidence if confidence is not None else 0.95
-    bound = wilson_bound(check.successes, check.n, check.side, level)
-    broken_point = check.value > check.limit if check.side == "upper" else check.value < check.limit
     if confidence is None:
+        broken_point = check.value > check.limit if check.side == "upper" else check.value < check.limit
         return f"{check.name} {check.value:.3f} {sign} {word} {check.limit:g}" if broken_point else None
+    bound = wilson_bound(check.successes, check.n, check.side, confidence)
     broken = bound > check.limit if check.side == "upper" else bound < check.limit
     if not broken:
         return None
     needed = questions_needed(check.value, check.limit, check.side, confidence)
     need = (f"the bound would pass at this rate with n >= {needed}" if needed is not None
             else "no number of questions passes at this rate")
-    return (f"{check.name} {check.value:.3f} ({confidence:.0%} {check.side} bound {bound:.3f}, n={check.n}) {sign} "
-            f"{word} {check.limit:g}; {need}")
+    level = f"{confidence * 100:g}%"
+    return (f"{check.name} {check.value:.3f} ({level} {check.side} bound {bound:.3f}, n={check.n}) {sign} {word} "
+            f"{check.limit:g}; {need}")
 
 
 def evaluate(summary: list[CellSummary], thresholds: Thresholds) -> GateReport:

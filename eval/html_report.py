@@ -14,8 +14,9 @@ from ragpoison.eval.results import Results, atomic_write
 from ragpoison.eval.trial import CellSummary
 
 CELL_COLUMNS = ["attack", "attack_params", "defense", "amount", "retriever", "retrieval_mode", "store", "k", "seed",
-                "n_questions", "clean_accuracy", "accuracy_under_attack", "asr", "asr_ci_low", "asr_ci_high",
-                "target_rate_clean", "flip_rate", "poison_recall_at_k", "poison_hit_rate", "defense_tpr", "defense_fpr"]
+                "n_questions", "n_errored", "clean_accuracy", "accuracy_under_attack", "asr", "asr_ci_low",
+                "asr_ci_high", "target_rate_clean", "flip_rate", "poison_recall_at_k", "poison_hit_rate", "defense_tpr",
+                "defense_fpr"]
 STYLE = """body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,"DejaVu Sans",sans-serif;max-width:1180px;
 margin:2em auto;padding:0 1em;color:#222;line-height:1.45}
 h1{margin-bottom:.2em}h2{margin-top:1.8em;border-bottom:1px solid #ddd;padding-bottom:.2em}
@@ -88,6 +89,8 @@ def write_report(out_dir: str | Path) -> Path:
                 if len({str(row[c]) for row in cells}) == 1]
     # The attack_params column shows only when some attack was given params.
     unused = [] if any(cell.attack_params for cell in results.summary) else ["attack_params"]
+    if not any(cell.n_errored for cell in results.summary):  # shown when a backend failed to answer
+        unused.append("n_errored")
     columns = [c for c in CELL_COLUMNS if c not in constant + unused]
     harm_rows = [{"attack / defense": p.series, "amount": p.amount, "n": p.n, **p.severity_asr,
                   "harm_weighted_asr": p.harm_weighted_asr} for p in points]

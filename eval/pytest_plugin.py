@@ -1,6 +1,6 @@
 """A pytest plugin: the ``ragpoison_gate`` fixture lets a team assert on a defense inside its own suite.
 
-Enable it in a conftest.py with ``pytest_plugins = ["ragpoison.eval.pytest_plugin"]``.
+It loads by itself wherever ragpoison is installed (a ``pytest11`` entry point): nothing to add to a conftest.py.
 """
 
 from __future__ import annotations

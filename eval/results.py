@@ -26,8 +26,6 @@ if TYPE_CHECKING:
     from ragpoison.eval.stack import Inputs
     from ragpoison.rag.embedders.base import Embedder
 
-# Corrupted-passage counts k' for which a certifying defense's accuracy is reported (CellSummary's fields).
-CERTIFIED_KS = (1, 2, 3)
 PACKAGES = ("ragpoison", "numpy", "faiss-cpu", "sentence-transformers", "torch", "transformers", "pydantic",
             "pandas", "pyarrow", "bm25s", "chromadb")
 
@@ -72,7 +70,8 @@ def summarize_cell(trials: list[Trial]) -> CellSummary:
         attack=first.attack, attack_params=first.attack_params, defense=first.defense,
         poison_per_target=first.poison_per_target, poison_rate=first.poison_rate, n_poison=first.n_poison,
         poison_rate_actual=first.poison_rate_actual, retriever=first.retriever, retrieval_mode=first.retrieval_mode,
-        store=first.store, generator=first.generator, answer_mode=first.answer_mode, k=k, seed=first.seed,
+        store=first.store, generator=first.generator, answer_mode=(rows[0] if rows else first).answer_mode, k=k,
+        seed=first.seed,
         n_questions=n, n_errored=len(errored), errored_rate=len(errored) / n,
         error_example=errored[0].error if errored else "", n_answered=len(rows), n_clean_answered=len(clean),
         clean_accuracy=metrics.rate(t.clean_correct for t in clean),

@@ -105,9 +105,11 @@ def prepare(out: Path, sweep: str, *, resume: bool, overwrite: bool) -> None:
             shutil.rmtree(out / folder, ignore_errors=True)
     elif holds_results(out):
         found = _identity_of(out)
-        if found != sweep:
+        # A folder from before run.json existed may be resumed: its finished cells are matched by id, so another
+        # config's cells are never read (they are only left beside the new ones).
+        if found != sweep and not (resume and found is None):
             whose = f"another config (sweep {found})" if found else "a run that does not say its config"
-            raise InputError(f"holds results of {whose}; use a new --out, --resume with the same config, or "
-                             "--overwrite to clear them", path=out)
+            raise InputError(f"holds results of {whose}; use a new --out, or --overwrite to clear them (or resume "
+                             "the same config with `ragpoison run --resume`)", path=out)
     text = json.dumps({"sweep": sweep, "format": "ragpoison-run/1"}, indent=2) + "\n"
     atomic_write(out / IDENTITY_NAME, lambda p: p.write_text(text, encoding="utf-8"))

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import cast
 
 from ragpoison.eval.config import ExperimentConfig, PluginSpec
+from ragpoison.eval.labels import amount_label
 from ragpoison.eval.results import Results, summarize
 from ragpoison.eval.stack import Inputs, Stack, build_defense_chain, build_stack, load_inputs
 from ragpoison.eval.trial import Baseline, CellFacts, Screening, Trial, baselines
@@ -54,7 +55,11 @@ class Condition:
 
     @property
     def amount(self) -> str:
-        """The poison amount as written in cell names: 'N5', 'r0.01', or '0' for the clean condition."""
+        """The poison amount as cell ids spell it: 'N5', 'r0.01', or '0' for the clean condition.
+
+        It is part of every finished cell's file name, so it stays as it is for resumes; people see
+        ``ragpoison.eval.labels.amount_label`` instead.
+        """
         if self.is_clean:
             return "0"
         return f"r{self.poison_rate:g}" if self.poison_rate is not None else f"N{self.poison_per_target}"
@@ -218,7 +223,8 @@ class Experiment:
     def run_cell(self, cell: Cell) -> list[Trial]:
         """Trials of one cell."""
         condition, defense = cell.condition, cell.defense.name
-        self.progress(f"cell attack={condition.attack.name} amount={condition.amount} defense={defense}")
+        amount = "-" if condition.is_clean else amount_label(condition.poison_per_target, condition.poison_rate)
+        self.progress(f"cell attack={condition.attack.name} amount={amount} defense={defense}")
         poison, run, _ = self._retrieve(condition)
         facts = self.facts(cell)
         # A clean cell is its own baseline; an attack cell compares with the clean answers of its defense.

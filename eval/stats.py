@@ -23,19 +23,29 @@ def wilson_bounds(successes: int, n: int, confidence: float = 0.95) -> tuple[flo
     """The two-sided Wilson score interval at ``confidence``; (nan, nan) when n == 0."""
     if n == 0:
         return (math.nan, math.nan)
-    z = z_for(confidence)
-    p = successes / n
+    return _wilson(successes / n, n, z_for(confidence))
+
+
+def _wilson(p: float, n: int, z: float) -> tuple[float, float]:
+    """The Wilson interval of an observed proportion ``p`` over ``n`` trials."""
     denom = 1 + z * z / n
     centre = (p + z * z / (2 * n)) / denom
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
-    low = 0.0 if successes == 0 else max(0.0, centre - half)
-    high = 1.0 if successes == n else min(1.0, centre + half)
+    half = z * math.sqrt(max(0.0, p * (1 - p)) / n + z * z / (4 * n * n)) / denom
+    # The bounds at 0 and 1 are exactly 0 and 1; computing them leaves rounding error.
+    low = 0.0 if p <= 0.0 else max(0.0, centre - half)
+    high = 1.0 if p >= 1.0 else min(1.0, centre + half)
     return (low, high)
 
 
 def wilson_bound(successes: int, n: int, side: Side, confidence: float = 0.95) -> float:
     """One end of the Wilson interval: ``upper`` for rates that must stay low, ``lower`` for those that must not."""
     low, high = wilson_bounds(successes, n, confidence)
+    return high if side == "upper" else low
+
+
+def bound_at_rate(rate: float, n: int, side: Side, confidence: float = 0.95) -> float:
+    """The Wilson bound on ``side`` that an observed ``rate`` would have over ``n`` questions."""
+    low, high = _wilson(rate, n, z_for(confidence))
     return high if side == "upper" else low
 
 
@@ -49,7 +59,9 @@ def questions_needed(rate: float, threshold: float, side: Side, confidence: floa
         return None
 
     def holds(n: int) -> bool:
-        bound = wilson_bound(round(rate * n), n, side, confidence)
+        # The observed proportion itself, not a count rounded to n: the bound then tightens steadily with n,
+        # so the binary search below finds the least n, and every larger n holds too.
+        bound = bound_at_rate(rate, n, side, confidence)
         return bound <= threshold if side == "upper" else bound >= threshold
 
     high = 1
@@ -58,8 +70,7 @@ def questions_needed(rate: float, threshold: float, side: Side, confidence: floa
         if high > MAX_QUESTIONS:
             return None
     low = high // 2  # holds(low) is false, or low == 0
-    # Binary search between the last power of two that fails and the first that holds. The count is rounded, so
-    # the bound is only nearly monotone in n: the answer can sit a question or two above the least n that holds.
+    # Binary search between the last power of two that fails and the first that holds.
     while high - low > 1:
         middle = (low + high) // 2
         if holds(middle):
@@ -76,11 +87,6 @@ class McNemar:
     only_base: int
     only_new: int
     p_value: float
-
-    @property
-    def discordant(self) -> int:
-        """Pairs whose outcome differs between the two runs."""
-        return self.only_base + self.only_new
 
 
 def mcnemar_exact(base: list[bool], new: list[bool]) -> McNemar:

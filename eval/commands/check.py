@@ -79,7 +79,8 @@ def run(args: argparse.Namespace) -> int:
     configs = load_configs(args.config, args.overrides,
                            {"corpus": args.corpus, "questions": args.questions, "targets": args.targets})
     out = Path(args.out) if args.out else Path("runs") / f"check-{Path(args.config).stem}"
-    results = run_sweep(configs, out, overwrite=args.overwrite, progress=console.progress)
+    # The default folder is check's own scratch space: a gate reruns there whatever config it last held.
+    results = run_sweep(configs, out, overwrite=args.overwrite or args.out is None, progress=console.progress)
     report = evaluate(results.summary, limits)
     if args.junit:
         report.write_junit(args.junit)

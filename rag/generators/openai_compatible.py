@@ -112,7 +112,7 @@ class OpenAIGenerator(LLMGenerator):
                           int(usage.get("completion_tokens") or 0))
 
     def generate(self, requests: list[Request]) -> list[Generation]:
-        """One HTTP request per prompt, at most ``concurrency`` in flight; the first failure stops the rest."""
+        """One HTTP request per prompt, at most ``concurrency`` in flight; a failed request is an errored generation."""
         self.served_model()
         pool = ThreadPoolExecutor(max_workers=max(1, min(self.params.concurrency, len(requests))))
         try:

@@ -80,10 +80,12 @@ def test_prepare_keeps_two_configs_apart(tmp_path):
     assert json.loads((tmp_path / "run.json").read_text())["sweep"] == second
 
 
-def test_prepare_refuses_results_that_do_not_say_whose_they_are(tmp_path):
+def test_prepare_refuses_results_that_do_not_say_whose_they_are_unless_resumed(tmp_path):
     (tmp_path / "manifest.json").write_text("{}")
     with pytest.raises(InputError, match="does not say its config"):
-        prepare(tmp_path, sweep_hash(["aaa"]), resume=True, overwrite=False)
+        prepare(tmp_path, sweep_hash(["aaa"]), resume=False, overwrite=False)
+    prepare(tmp_path, sweep_hash(["aaa"]), resume=True, overwrite=False)  # a run from before run.json resumes
+    assert json.loads((tmp_path / "run.json").read_text())["sweep"] == sweep_hash(["aaa"])
     with pytest.raises(InputError, match="give one"):
         prepare(tmp_path, sweep_hash(["aaa"]), resume=True, overwrite=True)
 
@@ -96,21 +98,26 @@ def _ragpoison(*args, **kwargs):
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, **kwargs)
 
 
-def test_two_runs_into_one_folder_and_a_folder_of_another_config(tiny, tmp_path):
+def test_a_run_into_a_held_folder_and_a_folder_of_another_config(tiny, tmp_path):
     out = tmp_path / "out"
     data = ["--corpus", tiny["corpus"], "--questions", tiny["questions"], "--targets", tiny["targets"],
             "--no-progress", "--set", "fetch_k=8"]
     first = _ragpoison("run", ROOT / "configs/quickstart.yaml", "--out", out, *data)
-    deadline = time.monotonic() + 120
-    while not (out / LOCK_NAME).exists() and first.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.05)
-    second = _ragpoison("run", ROOT / "configs/quickstart.yaml", "--out", out, *data)
-    _, err = second.communicate(timeout=120)
-    assert second.returncode == 2, err
-    assert f"another ragpoison run (pid {first.pid}) is writing to this folder" in err
     assert first.wait(timeout=300) == 0, first.stderr.read()
     summary = (out / "summary.csv").read_text().splitlines()
     assert len(summary) == 1 + 4 and len(list((out / "cells").glob("*.jsonl"))) == 4
+    holder = _holder(out)  # another run holding the folder, as a long sweep would
+    try:
+        started = time.monotonic()
+        second = _ragpoison("run", ROOT / "configs/quickstart.yaml", "--out", out, *data)
+        _, err = second.communicate(timeout=120)
+        assert second.returncode == 2, err
+        assert f"another ragpoison run (pid {holder.pid}) is writing to this folder" in err
+        assert time.monotonic() - started < 60  # refused before any model is loaded or cell is run
+    finally:
+        holder.terminate()
+        holder.wait(timeout=30)
+    assert (out / "summary.csv").read_text().splitlines() == summary
     other = _ragpoison("run", ROOT / "configs/quickstart.yaml", "--out", out, *data, "--set", "k=3")
     _, err = other.communicate(timeout=300)
     assert other.returncode == 2 and "holds results of another config" in err and "--overwrite" in err

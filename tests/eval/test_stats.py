@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from ragpoison.eval.metrics import wilson_interval
-from ragpoison.eval.stats import mcnemar_exact, questions_needed, wilson_bound, wilson_bounds, z_for
+from ragpoison.eval.stats import bound_at_rate, mcnemar_exact, questions_needed, wilson_bound, wilson_bounds, z_for
 
 
 def test_z_and_bounds_match_the_95_percent_interval():
@@ -43,8 +43,12 @@ def test_questions_needed_gives_a_sample_where_the_bound_holds(rate, threshold, 
     if needed is None:  # only when more than the search limit would be needed: a rate very close to the threshold
         assert abs(rate - threshold) < 0.01
         return
-    bound = wilson_bound(round(rate * needed), needed, side)
-    assert bound <= threshold if side == "upper" else bound >= threshold
+    def holds(n):
+        bound = bound_at_rate(rate, n, side)
+        return bound <= threshold if side == "upper" else bound >= threshold
+
+    assert holds(needed) and (needed == 1 or not holds(needed - 1))  # the least n
+    assert all(holds(n) for n in (needed + 1, needed + 7, 2 * needed, 10 * needed))  # and every larger n holds
 
 
 def test_mcnemar_exact_matches_the_binomial_tail():

@@ -67,6 +67,9 @@ def test_errored_trials_are_counted_apart_and_fail_the_gate(tmp_path, capsys):
         assert row.asr == pytest.approx(answered.answered_target.mean())  # over the answered trials only
         assert row.errored_rate == pytest.approx(cell.errored.mean())
     capsys.readouterr()
+    assert main(["compare", str(out), str(out)]) == 0  # errored questions are left out of the pairs, not compared
+    table = capsys.readouterr().out
+    assert "SAME OR BETTER" in table and " errored " in table.splitlines()[0]
     with ChatServer() as server:
         server.behaviour.fail_every = 3
         code = main(["check", str(QUICKSTART), "--out", str(tmp_path / "gate"), "--max-flip-rate", "1",
