@@ -9,12 +9,10 @@ from pathlib import Path
 
 from ragpoison.eval.gate import write_junit_cases
 from ragpoison.eval.labels import amount_label
+from ragpoison.eval.report_data import VARIANT_COLUMNS, variant_columns
 from ragpoison.eval.stats import McNemar, mcnemar_exact
 from ragpoison.eval.trial import Trial
 from ragpoison.rag.errors import InputError
-
-# Grid columns that tell cells apart when they vary within a run (beside attack, defense, amount and seed).
-GRID_COLUMNS = ("k", "retriever", "store", "retrieval_mode", "generator")
 
 
 @dataclass(frozen=True)
@@ -64,10 +62,6 @@ class CellChange:
         return out
 
 
-def _varying(trials: Sequence[Trial]) -> list[str]:
-    return [column for column in GRID_COLUMNS if len({getattr(t, column) for t in trials}) > 1]
-
-
 def _cells(trials: Sequence[Trial], columns: list[str]) -> dict[tuple[object, ...], dict[str, Trial]]:
     cells: dict[tuple[object, ...], dict[str, Trial]] = {}
     for trial in trials:
@@ -110,7 +104,8 @@ def compare_runs(base: Sequence[Trial], new: Sequence[Trial], alpha: float = 0.0
     """
     if not 0.0 < alpha < 1.0:
         raise InputError(f"must lie in (0, 1), got {alpha}", field="--alpha")
-    columns = sorted(set(_varying(base)) | set(_varying(new)), key=GRID_COLUMNS.index)
+    # The pipeline-variant columns that vary within either run tell cells apart, as in the report.
+    columns = sorted(set(variant_columns(list(base))) | set(variant_columns(list(new))), key=VARIANT_COLUMNS.index)
     base_cells, new_cells = _cells(base, columns), _cells(new, columns)
     common = [key for key in base_cells if key in new_cells]
     if not common:
