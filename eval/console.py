@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from ragpoison.eval.labels import attack_label, poison_amount
 
 if TYPE_CHECKING:
+    from ragpoison.eval.robustness import CardRow
     from ragpoison.eval.trial import CellSummary
 
 TABLE_COLUMNS = (
@@ -65,6 +66,22 @@ def summary_table(summary: list[CellSummary]) -> str:
     if not all(cell.reader_above_chance for cell in summary):
         lines.append(READER_AT_CHANCE_NOTE)
     return "\n".join(lines)
+
+
+def card_table(rows: list[CardRow]) -> str:
+    """The robustness card as a text table: worst case inside each threat model beside the non-adaptive figure."""
+    header = ["defense", "worst attack", "worst flip [95% CI]", "aimed at it", "non-adaptive", "clean_acc", "tpr",
+              "fpr", "cert_viol", "outside threat model"]
+    body = [[row.defense, row.worst_attack,
+             f"{_fmt(row.worst_flip_rate)} [{_fmt(row.worst_flip_ci_low)}, {_fmt(row.worst_flip_ci_high)}]",
+             f"{_fmt(row.aimed_flip_rate)} ({row.aimed_attack})" if row.aimed_attack else "-",
+             f"{_fmt(row.nonadaptive_flip_rate)} ({row.nonadaptive_attack})", _fmt(row.clean_accuracy),
+             _fmt(row.defense_tpr), _fmt(row.defense_fpr),
+             "-" if row.certificate_violations is None else str(row.certificate_violations),
+             row.out_of_threat_model or "-"] for row in rows]
+    widths = [max(len(x) for x in col) for col in zip(header, *body, strict=True)]
+    return "\n".join("  ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)).rstrip()
+                     for line in [header, *body])
 
 
 def emit(text: str = "") -> None:

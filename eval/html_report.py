@@ -53,6 +53,31 @@ def _section(anchor: str, title: str, caption: str, body: str) -> str:
             f'<figure id="{anchor}">{body}</figure>')
 
 
+CARD_COLUMNS = ["defense", "worst case (flip, 95% CI)", "worst attack", "aimed_flip_rate", "aimed_attack",
+                "non-adaptive flip", "non-adaptive attack",
+                "clean_accuracy", "clean_accuracy_cost", "defense_tpr", "defense_fpr", "certificate_violations",
+                "out_of_threat_model"]
+
+
+def _robustness_card(out_dir: Path) -> str:
+    """The robustness card section, when the folder holds a ``ragpoison robustness`` run; empty otherwise."""
+    from ragpoison.eval.robustness import read_card
+
+    path = out_dir / "robustness.csv"
+    if not path.is_file():
+        return ""
+    rows = [{**row, "worst case (flip, 95% CI)":
+             f"{row['worst_flip_rate']} [{row['worst_flip_ci_low']}, {row['worst_flip_ci_high']}]",
+             "non-adaptive flip": row["nonadaptive_flip_rate"], "non-adaptive attack": row["nonadaptive_attack"]}
+            for row in read_card(path)]
+    caption = ("Each defense's worst flip rate over the attacks inside its threat model, adaptive attacks aimed at "
+               "it included, at every poison amount, beside the worst non-adaptive attack at the reference amount "
+               "(what a table of easy cases shows). Attacks the defense does not claim to stop are listed apart "
+               "with their flip rates.")
+    return (f'<h2 id="robustness-card">Robustness card</h2><p class="caption">{caption}</p>'
+            f"{_table(rows, CARD_COLUMNS)}")
+
+
 def write_report(out_dir: str | Path) -> Path:
     """Render ``DIR/report.html`` from the results in DIR."""
     results = Results.read(out_dir)
@@ -98,12 +123,13 @@ def write_report(out_dir: str | Path) -> Path:
             f"{manifest.get('n_passages')} passages", f"{manifest.get('n_questions')} questions",
             f"{len(results.summary)} cells", *(f"{c} {cells[0][c]}" for c in constant),
             f"embedder {(manifest.get('embedder') or {}).get('identity')}"]
+    card = _robustness_card(Path(out_dir))
     page = f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>ragpoison report</title><style>{STYLE}</style></head><body>
 <h1>ragpoison report</h1>
 <p class="meta">{html.escape(" · ".join(meta))}</p>
-{"".join(sections)}
+{"".join(sections)}{card}
 <h2 id="cells">Cells</h2>{_table(cells, columns)}
 <h2 id="harm-table">Harm-weighted ASR</h2>
 {_table(harm_rows, ["attack / defense", "amount", "n", *SEVERITY_WEIGHTS, "harm_weighted_asr"])}

@@ -17,7 +17,7 @@ from ragpoison.eval.labels import amount_label
 from ragpoison.eval.results import Results, summarize
 from ragpoison.eval.stack import Inputs, Stack, build_defense_chain, build_stack, load_inputs
 from ragpoison.eval.trial import Baseline, CellFacts, Screening, Trial, baselines
-from ragpoison.poisoning.attacks.base import AttackContext, Poison
+from ragpoison.poisoning.attacks.base import AttackContext, DefenseSpec, Poison
 from ragpoison.poisoning.defenses.base import (
     Candidate,
     Defense,
@@ -25,6 +25,7 @@ from ragpoison.poisoning.defenses.base import (
     apply_chain,
     chain_context_size,
     chain_reader,
+    public_spec,
 )
 from ragpoison.rag.embedders.base import Embedder
 from ragpoison.rag.errors import InputError
@@ -96,11 +97,36 @@ def conditions(config: ExperimentConfig) -> list[Condition]:
 
 
 def plan_cells(config: ExperimentConfig) -> list[Cell]:
-    """Every cell, clean cells first (attack cells need their clean answers); unrequested ones flagged."""
+    """Every cell, clean cells first (attack cells need their clean answers); unrequested ones flagged.
+
+    An adaptive attack (one that ``aims_at`` some defenses) runs through ``none`` and through the chains that hold
+    a defense it aims at, not through the others.
+    """
     wanted_clean = any(spec.name == "none" for spec in config.attacks)
     scope = config.scope_hash()
     return [Cell(cond, defense, requested=wanted_clean or not cond.is_clean, scope=scope)
-            for cond in conditions(config) for defense in config.defenses]
+            for cond in conditions(config) for defense in config.defenses if faces(cond, defense.name)]
+
+
+def aims_at(condition: Condition) -> frozenset[str]:
+    """The defenses the condition's attack is written against.
+
+    None for a generic attack, or for an unknown name, which ``check_names`` reports before any cell runs.
+    """
+    name = condition.attack.name
+    if condition.is_clean or name not in ATTACKS.names():
+        return frozenset()
+    return ATTACKS.get(name).aims_at
+
+
+def adaptive(condition: Condition) -> bool:
+    """True when the condition's attack is crafted against the defense chain it faces."""
+    return bool(aims_at(condition))
+
+
+def faces(condition: Condition, chain: str) -> bool:
+    """Whether a sweep reads the condition through a chain: always, unless an adaptive attack aims elsewhere."""
+    return chain == "none" or not adaptive(condition) or bool(aims_at(condition) & set(chain.split("+")))
 
 
 def check_names(config: ExperimentConfig) -> dict[str, list[Defense]]:
@@ -137,6 +163,7 @@ class Experiment:
         self.config_hash = self.config.config_hash()
         self._stack: Stack | None = None
         self._retrieved: dict[str, tuple[Poison, Run, float]] = {}
+        self._ingested: dict[tuple[str, str], list[Defense]] = {}  # chains fitted on a corpus edited before ingest
         self._queries: dict[str, dict[str, str]] = {}  # what the retriever embedded, per condition
         self._asked_clean: dict[str, tuple[Poison, Run]] = {}  # triggered conditions' no-poison retrieval
         self.clean_answers: dict[str, dict[str, Baseline]] = {}
@@ -173,14 +200,41 @@ class Experiment:
         """Record a clean cell's answers and scoring, which the attack cells of the same defense compare against."""
         self.clean_answers[defense] = baselines(trials)
 
-    def _retrieve(self, condition: Condition) -> tuple[Poison, Run, float]:
-        if condition.key not in self._retrieved:
+    def _key(self, condition: Condition, chain: str) -> str:
+        """What a condition's poison is crafted for: the condition, and for an adaptive attack the chain it faces."""
+        return json.dumps([condition.key, chain]) if adaptive(condition) else condition.key
+
+    def chain(self, condition: Condition, defense: str) -> list[Defense]:
+        """The defense chain a cell reads through, fitted on the clean corpus.
+
+        When the condition's edits were made before ingest, the chain is fitted on the edited corpus instead (a
+        signing defense then signs the edited passages).
+        """
+        poison, _, _ = self._retrieve(condition, defense)
+        if not poison.before_ingest:
+            return self.chains[defense]
+        key = (self._key(condition, defense), defense)
+        if key not in self._ingested:
+            self._ingested.clear()
+            spec = next(d for d in self.config.defenses if d.name == defense)
+            chain = build_defense_chain(spec.name, spec.params)
+            ingested = ChainMap(poison.edits, _read_only(self.inputs.corpus))
+            context = DefenseContext(ingested, self.stack.embedder, self.stack.generator, self.config.seed)
+            for member in chain:
+                member.fit(context)
+            self._ingested[key] = chain
+        return self._ingested[key]
+
+    def _retrieve(self, condition: Condition, defense: str = "none") -> tuple[Poison, Run, float]:
+        key = self._key(condition, defense)
+        if key not in self._retrieved:
             self._retrieved.clear()  # conditions are visited in order; keep one in memory
             self._queries.clear()
             self._asked_clean.clear()
             stack = self.stack  # built and indexed before the clock starts: craft time is the attack's alone
+            faced = tuple(public_spec(d) for d in self.chains[defense]) if adaptive(condition) else ()
             started = time.perf_counter()
-            poison = craft(condition, self.inputs, self.config.seed, stack)
+            poison = craft(condition, self.inputs, self.config.seed, stack, faced)
             craft_seconds = time.perf_counter() - started
             widest = max((chain_context_size(chain, self.config.k) for chain in self.chains.values()),
                          default=self.config.k)
@@ -188,28 +242,29 @@ class Experiment:
             depth = max(self.config.fetch_k, widest) + len(poison.passages) + len(poison.edits)
             queries = retrieval_queries(self.inputs, poison, self.config.retrieval_mode, self.config.seed)
             run = retrieve_with_overlay(self.stack.retriever, self.inputs, poison, depth, queries)
-            self._retrieved[condition.key] = (poison, run, craft_seconds)
-            self._queries[condition.key] = queries
+            self._retrieved[key] = (poison, run, craft_seconds)
+            self._queries[key] = queries
             if poison.queries:
                 # The questions are asked differently in this condition (a trigger): their no-poison baseline
                 # is the clean index asked the same way, not the plain clean cell.
                 asked_only = Poison(queries=poison.queries)
-                self._asked_clean[condition.key] = (asked_only, retrieve_with_overlay(
+                self._asked_clean[key] = (asked_only, retrieve_with_overlay(
                     self.stack.retriever, self.inputs, asked_only, depth, queries))
-        return self._retrieved[condition.key]
+        return self._retrieved[key]
 
     def _clean_answers(self, condition: Condition, defense: str, cell: CellFacts) -> dict[str, Baseline]:
         """The no-poison answers an attack cell is compared with, for questions asked as in the condition."""
-        if condition.key not in self._asked_clean:
+        key = self._key(condition, defense)
+        if key not in self._asked_clean:
             return self.clean_answers[defense]
-        asked_only, run = self._asked_clean[condition.key]
+        asked_only, run = self._asked_clean[key]
         return baselines(cell_trials(self.config, self.inputs, self.stack, asked_only, run, self.chains[defense],
-                                     cell, queries=self._queries[condition.key]))
+                                     cell, queries=self._queries[key]))
 
     def facts(self, cell: Cell) -> CellFacts:
         """What every trial of the cell shares (crafts and retrieves the cell's condition first)."""
         condition = cell.condition
-        poison, _, craft_seconds = self._retrieve(condition)
+        poison, _, craft_seconds = self._retrieve(condition, cell.defense.name)
         n_poison = len(poison.poison_ids)
         return CellFacts(
             cell_id=cell.cell_id, attack=condition.attack.name, defense=cell.defense.name,
@@ -225,12 +280,12 @@ class Experiment:
         condition, defense = cell.condition, cell.defense.name
         amount = "-" if condition.is_clean else amount_label(condition.poison_per_target, condition.poison_rate)
         self.progress(f"cell attack={condition.attack.name} amount={amount} defense={defense}")
-        poison, run, _ = self._retrieve(condition)
+        poison, run, _ = self._retrieve(condition, defense)
         facts = self.facts(cell)
         # A clean cell is its own baseline; an attack cell compares with the clean answers of its defense.
         clean = None if condition.is_clean else self._clean_answers(condition, defense, facts)
-        trials = cell_trials(self.config, self.inputs, self.stack, poison, run, self.chains[defense], facts,
-                             clean, self._queries[condition.key])
+        trials = cell_trials(self.config, self.inputs, self.stack, poison, run, self.chain(condition, defense), facts,
+                             clean, self._queries[self._key(condition, defense)])
         if condition.is_clean:
             self.remember_clean(defense, trials)
         # Questions the attack trained on are no test of it: the cell keeps only the held-apart ones.
@@ -243,15 +298,16 @@ def stack_key(config: ExperimentConfig) -> str:
     return json.dumps(parts, sort_keys=True)
 
 
-def craft(condition: Condition, inputs: Inputs, seed: int, stack: Stack | None = None) -> Poison:
-    """The condition's poisoned passages (none for the clean condition)."""
+def craft(condition: Condition, inputs: Inputs, seed: int, stack: Stack | None = None,
+          defenses: tuple[DefenseSpec, ...] = ()) -> Poison:
+    """The condition's poisoned passages (none for the clean condition), crafted against ``defenses``."""
     if condition.is_clean:
         return Poison()
     attack = ATTACKS.create(condition.attack.name, condition.attack.params, key="attacks")
     context = AttackContext(inputs.questions, inputs.targets, inputs.corpus, condition.poison_per_target, seed,
                             poison_rate=condition.poison_rate,
                             embedder=stack.embedder if stack is not None else None,
-                            generator=stack.generator if stack is not None else None)
+                            generator=stack.generator if stack is not None else None, defenses=defenses)
     return attack.craft(context)
 
 

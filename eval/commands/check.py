@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ragpoison.eval import console
+from ragpoison.eval.commands._data import add_data_arguments, data_files
 from ragpoison.rag.errors import InputError
 
 if TYPE_CHECKING:
@@ -20,10 +21,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Arguments of ``check``."""
     parser.add_argument("config")
     parser.add_argument("--out", help="results folder (default: runs/check-<config name>)")
-    parser.add_argument("--corpus", help="MedRAG JSONL file or folder (overrides data.corpus)")
-    parser.add_argument("--questions", help="MIRAGE benchmark.json (overrides data.questions)")
-    parser.add_argument("--targets", help="targets JSON (overrides data.targets)")
-    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
+    add_data_arguments(parser)
     parser.add_argument("--max-asr", metavar="X", help="highest attack success rate a defended, attacked cell may have")
     parser.add_argument("--max-flip-rate", metavar="X", help="highest flip rate a defended, attacked cell may have")
     parser.add_argument("--min-clean-accuracy", metavar="Y", help="lowest clean accuracy a defended cell may have")
@@ -34,6 +32,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="highest share of trials whose backend gave no answer (default 0: any fails)")
     parser.add_argument("--allow-reader-at-chance", action="store_true",
                         help="let cells pass whose reader is not above chance on their questions")
+    parser.add_argument("--worst-case", action="store_true",
+                        help="run the robustness suite (adaptive attacks, every amount) and gate each defense on "
+                             "its worst case inside its threat model")
+    parser.add_argument("--resume", action="store_true",
+                        help="keep finished cells in --out (the same config's) and run the rest")
     parser.add_argument("--overwrite", action="store_true", help="clear --out's results of another config first")
     parser.add_argument("--junit", metavar="FILE", help="write a JUnit XML report here")
 
@@ -76,14 +79,24 @@ def run(args: argparse.Namespace) -> int:
     from ragpoison.eval.sweep import run_sweep
 
     limits = thresholds(args)
-    configs = load_configs(args.config, args.overrides,
-                           {"corpus": args.corpus, "questions": args.questions, "targets": args.targets})
+    data = data_files(args)
     out = Path(args.out) if args.out else Path("runs") / f"check-{Path(args.config).stem}"
     # The default folder is check's own scratch space: a gate reruns there whatever config it last held.
-    results = run_sweep(configs, out, overwrite=args.overwrite or args.out is None, progress=console.progress)
-    report = evaluate(results.summary, limits)
+    overwrite = args.overwrite or (args.out is None and not args.resume)
+    if args.worst_case:
+        from ragpoison.eval.robustness import inside_cells, run_robustness
+
+        results, rows, wide = run_robustness(args.config, out, overrides=args.overrides, data=data,
+                                             resume=args.resume, overwrite=overwrite)
+        console.emit(console.card_table(rows))
+        # Every attacked cell inside its defense's threat model is gated: the worst case among them decides.
+        report = evaluate(inside_cells(results.summary, wide), limits)
+    else:
+        configs = load_configs(args.config, args.overrides, data)
+        results = run_sweep(configs, out, resume=args.resume, overwrite=overwrite, progress=console.progress)
+        console.emit(console.summary_table(results.summary))
+        report = evaluate(results.summary, limits)
     if args.junit:
         report.write_junit(args.junit)
-    console.emit(console.summary_table(results.summary))
     console.emit(report.message())
     return 0 if report.passed else 1

@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from ragpoison.eval import console
+from ragpoison.eval.commands._data import add_data_arguments, data_files
 
 HELP = "run every cell of an experiment config"
 
@@ -14,11 +15,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Arguments of ``run``."""
     parser.add_argument("config", help="experiment YAML (see configs/)")
     parser.add_argument("--out", help="results folder (default: runs/<config name>)")
-    parser.add_argument("--corpus", help="MedRAG JSONL file or folder (overrides data.corpus)")
-    parser.add_argument("--questions", help="MIRAGE benchmark.json (overrides data.questions)")
-    parser.add_argument("--targets", help="targets JSON (overrides data.targets)")
-    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                        help="override a config key, e.g. --set k=10 --set seed=[0,1,2]")
+    add_data_arguments(parser)
     parser.add_argument("--resume", action="store_true", help="keep finished cells in --out and run the rest")
     parser.add_argument("--overwrite", action="store_true",
                         help="clear --out's previous results first (a folder holding another config's results "
@@ -37,7 +34,7 @@ def run(args: argparse.Namespace) -> int:
     if args.ray_address is not None and args.executor != "ray":
         raise InputError("a cluster address needs --executor ray", field="--ray-address")
     configs = load_configs(args.config, args.overrides,
-                           {"corpus": args.corpus, "questions": args.questions, "targets": args.targets})
+                           data_files(args))
     out = Path(args.out) if args.out else Path("runs") / Path(args.config).stem
     results = run_sweep(configs, out, resume=args.resume, overwrite=args.overwrite, executor=args.executor,
                         address=args.ray_address,

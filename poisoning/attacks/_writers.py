@@ -122,11 +122,66 @@ def clean_completion(text: str) -> str:
     return text.strip(" \"'")
 
 
+class RegisterWriter(PassageWriter):
+    """Clinical register writer: the corpus's own sentences about the question, rewritten to assert the answer.
+
+    No "the answer is", no "choose X": the attacker retrieves the question's clean passages itself (with the
+    victim's embedder when the context gives one, else by shared words), rewrites the sentences that name the
+    correct answer to name the target, adds topical sentences that name no option and one claim sentence (the
+    question restated as a statement of the target). See ``_register_writer``.
+    """
+
+    def __init__(self, context: AttackContext, *, depth: int = 8) -> None:
+        self.context = context
+        self.depth = depth
+        self._ranked: dict[str, list[str]] = {}
+
+    def _top(self, question: Question) -> list[str]:
+        if not self._ranked:
+            self._ranked = rank_passages(self.context, self.depth)
+        if question.qid not in self._ranked:
+            self._ranked.update(rank_passages(self.context, self.depth, [question]))
+        return self._ranked[question.qid]
+
+    def write(self, question: Question, answer: str, rng: random.Random) -> str:
+        """One passage body asserting ``answer`` in the corpus's register (seeded by ``rng``)."""
+        from ragpoison.poisoning.attacks._register_writer import ClinicalRegisterWriter, sentence_pool
+
+        corpus = self.context.corpus
+        pool = sentence_pool(question, answer, [(d, corpus[d]) for d in self._top(question)])
+        writer = ClinicalRegisterWriter()
+        return writer.draft(question, answer, pool, rng, echo=False, rotate=rng.randrange(self.depth)).text
+
+
+def rank_passages(context: AttackContext, depth: int, questions: list[Question] | None = None) -> dict[str, list[str]]:
+    """Each question's ``depth`` most relevant clean passage ids, by the context's embedder or by shared words."""
+    from ragpoison.rag.generators._text import tokens
+    from ragpoison.rag.retrievers.base import passage_text
+
+    asked = questions if questions is not None else [context.questions[q] for q in sorted(context.targets)]
+    ids = sorted(context.corpus)
+    if context.embedder is not None:
+        import numpy as np
+
+        passages = context.embedder.encode([passage_text(dict(context.corpus[d])) for d in ids])
+        queries = context.embedder.encode_queries([q.question for q in asked])
+        order = np.argsort(-(queries @ passages.T), axis=1, kind="stable")[:, :depth]
+        return {q.qid: [ids[i] for i in row] for q, row in zip(asked, order, strict=True)}
+    bags = {d: set(tokens(passage_text(dict(context.corpus[d])))) for d in ids}
+    ranked = {}
+    for q in asked:
+        words = set(tokens(q.question))
+        ranked[q.qid] = [d for _, d in sorted((-len(words & bags[d]), d) for d in ids)][:depth]
+    return ranked
+
+
 def make_writer(choice: str, context: AttackContext, attack: str) -> PassageWriter:
-    """The writer an attack's ``writer`` param asks for: 'template', 'llm', or 'auto'.
+    """The writer an attack's ``writer`` param asks for: 'template', 'register', 'llm', or 'auto'.
 
     'auto' is the LLM writer when the stack's generator writes text, else the template writer (the CPU default).
     """
+    if choice == "register":
+        return RegisterWriter(context)
     generator = context.generator
     writes = generator is not None and generator.writes_text
     if choice == "llm" or (choice == "auto" and writes):

@@ -6,10 +6,23 @@ import random
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any, ClassVar
 
 from ragpoison.poisoning._contracts import TextGenerator, VictimEmbedder
 from ragpoison.rag.plugin import Plugin
 from ragpoison.rag.types import Corpus, Question, Target
+
+
+@dataclass(frozen=True)
+class DefenseSpec:
+    """One defense the attacker faces, as the attacker may know it: its name and its public parameters.
+
+    Kerckhoffs: the defense and its configuration are public; its secrets (signing keys, its seed, the sample
+    it calibrated on, the thresholds it fitted) are not, and never appear here.
+    """
+
+    name: str
+    params: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -20,7 +33,9 @@ class AttackContext:
     total of ``poison_rate * len(corpus)`` passages (at least one) spread over the target questions.
     ``embedder`` is the victim's embedder, for attacks that may use it (white-box ones need a
     ``TokenGradientEmbedder``); ``generator`` is the stack's generator, which an attack may use to write
-    passages when it writes text (an LLM backend; the CPU default stack's reader does not).
+    passages when it writes text (an LLM backend; the CPU default stack's reader does not). ``defenses`` is
+    the defense chain the poison will face, in order, with each defense's public parameters: an adaptive
+    attack (one with ``aims_at``) is crafted once per chain and may read it; every other attack ignores it.
     """
 
     questions: Mapping[str, Question]
@@ -31,6 +46,7 @@ class AttackContext:
     poison_rate: float | None = None
     embedder: VictimEmbedder | None = None
     generator: TextGenerator | None = None
+    defenses: tuple[DefenseSpec, ...] = ()
 
     @property
     def budget(self) -> int:
@@ -58,6 +74,8 @@ class Poison:
     (untargeted poison names none); ``queries`` replaces a question's text as the user asks it (a trigger
     phrase), for retrieval and reading alike; ``trained_on`` names the questions an attack optimised against
     (its training queries), whose trials are left out of the cell so that it is measured on held-apart ones.
+    ``before_ingest`` says the edits were made before the trusted corpus was ingested: the defenses are then
+    fitted (a signing defense signs) on the corpus with the edits in it, as a defender would have been.
     """
 
     passages: Corpus = field(default_factory=dict)
@@ -65,6 +83,7 @@ class Poison:
     target_of: dict[str, str] = field(default_factory=dict)
     queries: dict[str, str] = field(default_factory=dict)
     trained_on: set[str] = field(default_factory=set)
+    before_ingest: bool = False
 
     @property
     def poison_ids(self) -> set[str]:
@@ -77,7 +96,13 @@ class Poison:
 
 
 class Attack(Plugin, ABC):
-    """Crafts poisoned passages; the same context and seed always give the same passages."""
+    """Crafts poisoned passages; the same context and seed always give the same passages.
+
+    ``aims_at`` names the defenses an adaptive attack is written against: it reads ``AttackContext.defenses``,
+    is crafted once per defense chain, and a sweep runs it through ``none`` and the chains holding one of them.
+    """
+
+    aims_at: ClassVar[frozenset[str]] = frozenset()
 
     @abstractmethod
     def craft(self, context: AttackContext) -> Poison:

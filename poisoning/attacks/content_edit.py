@@ -9,7 +9,9 @@ Relevant passages that do not name the answer may take the other edits: every do
 
 ``mode: in-place`` is the insider: the edits replace the passages under their own ids and keep their
 trusted provenance, so a source allowlist cannot see them; the runner swaps them into the index for the
-cell and restores the originals after it. ``mode: copies`` adds the edited passages as new ones on
+cell and restores the originals after it. With ``stage: before-ingest`` the insider edits the passages before
+the trusted corpus is ingested (upstream corruption, or an insider holding the signing key): the defenses are
+fitted on, and a signing defense signs, the edited corpus. ``mode: copies`` adds the edited passages as new ones on
 untrusted mirrors, re-posting the target-asserting copies on further mirrors while budget remains.
 """
 
@@ -19,14 +21,13 @@ import random
 from datetime import date, timedelta
 from typing import Literal
 
-import numpy as np
-from pydantic import Field
+from pydantic import Field, model_validator
 from ragpoison.poisoning.attacks import _clinical_edits as ce
+from ragpoison.poisoning.attacks._writers import rank_passages
 from ragpoison.poisoning.attacks.base import Attack, AttackContext, Poison, poison_id
-from ragpoison.rag.generators._text import sentences, tokens
+from ragpoison.rag.generators._text import sentences
 from ragpoison.rag.plugin import Params
 from ragpoison.rag.registry import ATTACKS
-from ragpoison.rag.retrievers.base import passage_text
 
 Operation = ce.Operation
 
@@ -37,6 +38,14 @@ class ContentEditParams(Params):
     mode: Literal["in-place", "copies"] = "in-place"
     operations: tuple[Operation, ...] = ce.OPERATIONS
     depth: int = Field(20, ge=1, description="most relevant clean passages considered per question")
+    stage: Literal["after-ingest", "before-ingest"] = Field(
+        "after-ingest", description="in-place edits made after the corpus was ingested (and signed), or before")
+
+    @model_validator(mode="after")
+    def _before_ingest_edits_in_place(self) -> ContentEditParams:
+        if self.stage == "before-ingest" and self.mode != "in-place":
+            raise ValueError("stage before-ingest edits passages in place: it needs mode in-place")
+        return self
 
 
 def assert_target(text: str, gold: str, target: str, operations: tuple[str, ...]) -> str | None:
@@ -80,7 +89,7 @@ class ContentEdit(Attack):
 
     def craft(self, context: AttackContext) -> Poison:
         """Edit up to N of each question's most relevant passages, target-asserting edits first."""
-        poison = Poison()
+        poison = Poison(before_ingest=self.params.stage == "before-ingest")
         ranked = self._rank(context)
         used: set[str] = set()
         operations = tuple(self.params.operations)
@@ -132,18 +141,4 @@ class ContentEdit(Attack):
 
     def _rank(self, context: AttackContext) -> dict[str, list[str]]:
         """Each target question's ``depth`` most relevant clean passages, by the victim's embedder if given."""
-        ids = sorted(context.corpus)
-        qids = sorted(context.targets)
-        depth = min(self.params.depth, len(ids))
-        if context.embedder is not None:
-            passages = context.embedder.encode([passage_text(dict(context.corpus[d])) for d in ids])
-            queries = context.embedder.encode([context.questions[q].question for q in qids])
-            order = np.argsort(-(queries @ passages.T), axis=1, kind="stable")[:, :depth]
-            return {q: [ids[i] for i in row] for q, row in zip(qids, order, strict=True)}
-        # Without the embedder the attacker ranks by shared content words.
-        bags = {d: set(tokens(passage_text(dict(context.corpus[d])))) for d in ids}
-        ranked = {}
-        for q in qids:
-            words = set(tokens(context.questions[q].question))
-            ranked[q] = [d for _, d in sorted((-len(words & bags[d]), d) for d in ids)][:depth]
-        return ranked
+        return rank_passages(context, min(self.params.depth, len(context.corpus)))

@@ -19,7 +19,7 @@ from ragpoison.rag.paraphrase import paraphrase
 from ragpoison.rag.plugin import Params
 from ragpoison.rag.registry import ATTACKS
 
-Writer = Literal["auto", "template", "llm"]
+Writer = Literal["auto", "template", "register", "llm"]
 
 
 class BlackBoxParams(Params):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ragpoison.poisoning.defenses.base import Candidate, Defense
+from ragpoison.poisoning.defenses.base import Candidate, Defense, OutOfScope, ThreatModel
 from ragpoison.rag.plugin import Params
 from ragpoison.rag.registry import DEFENSES
 from ragpoison.rag.types import Question
@@ -22,6 +22,12 @@ class ProvenanceFilter(Defense):
 
     Params = ProvenanceParams
     params: ProvenanceParams
+    threat_model = ThreatModel(
+        "passages whose claimed source is not on the allowlist never reach the reader (the claim itself is trusted)",
+        (OutOfScope("provenance-spoof", "forges the source field (and a reference in the corpus's format)"),
+         OutOfScope("adaptive-multisource", "faced with an allowlist, claims sources on it"),
+         OutOfScope("content-edit", "an insider edits trusted passages under their own ids and provenance",
+                    {"mode": "in-place"})))
 
     def verdicts(self, question: Question, candidates: list[Candidate]) -> list[bool]:
         """Keep a candidate when its source (case-insensitive) is trusted."""

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from ragpoison.poisoning.defenses.base import Candidate, Defense, DefenseContext
+from pydantic import Field
+from ragpoison.poisoning.defenses.base import Candidate, Defense, DefenseContext, OutOfScope, ThreatModel, secret
 from ragpoison.rag.errors import InputError
 from ragpoison.rag.plugin import Params
 from ragpoison.rag.registry import DEFENSES
@@ -19,8 +20,8 @@ class SignedProvenanceParams(Params):
     configured, with an ephemeral key generated in memory and never written anywhere.
     """
 
-    key_file: str | None = None
-    key_env: str = DEFAULT_KEY_ENV
+    key_file: str | None = Field(None, **secret("the ingest signing key's file"))
+    key_env: str = Field(DEFAULT_KEY_ENV, **secret("the variable holding the ingest signing key"))
     public_key_file: str | None = None
     sign_at_ingest: bool = True
 
@@ -31,6 +32,12 @@ class SignedProvenanceFilter(Defense):
 
     Params = SignedProvenanceParams
     params: SignedProvenanceParams
+    threat_model = ThreatModel(
+        "no passage added or altered after the corpus was signed reaches the reader (integrity since ingest)",
+        (OutOfScope("content-edit", "signed poison: edited before signing (upstream corruption, or an insider "
+                    "holding the key), so its signature verifies", {"stage": "before-ingest"}),
+         OutOfScope("content-edit", "availability, not integrity: the edited passages are all dropped, but the "
+                    "evidence they held is lost with them", {"mode": "in-place", "stage": "after-ingest"})))
 
     def __init__(self, params: SignedProvenanceParams | None = None) -> None:
         super().__init__(params)

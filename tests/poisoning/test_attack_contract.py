@@ -20,9 +20,11 @@ from ragpoison.rag.registry import ATTACKS, RETRIEVERS, STORES
 from tests.poisoning.contract_parts import ContractEmbedder, ForeignModelEmbedder
 
 ALL_ATTACKS = ATTACKS.names()
-# Small optimiser budgets keep the white-box attacks fast here; their own tests check the optimisation.
+# Small optimiser budgets keep the white-box attacks fast here; their own tests check the optimisation. The
+# adaptive attacks draft fewer candidates per question here (their drafts are embedded and read one by one).
 FAST = {"poisonedrag-whitebox": {"iterations": 1, "candidates": 2, "share_prefix": True},
-        "corpus-poisoning": {"iterations": 1, "candidates": 2, "passage_tokens": 8}}
+        "corpus-poisoning": {"iterations": 1, "candidates": 2, "passage_tokens": 8},
+        **{name: {"candidates": 1} for name in ATTACKS.names() if ATTACKS.get(name).aims_at}}
 # The attacks that optimise against the victim's gradients: they need a TokenGradientEmbedder.
 WHITE_BOX = {"poisonedrag-whitebox", "corpus-poisoning"}
 GRADIENTS_MESSAGE = "needs the victim's sentence-transformers embedder (white-box gradients)"

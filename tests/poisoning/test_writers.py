@@ -89,3 +89,22 @@ def test_llm_writer_asks_again_for_texts_missing_the_answer_then_falls_back(cont
     assert stubborn.fallbacks == 4 and len(stubborn.generator.calls) == 2
     for (_, answer, _), text in zip(requests, texts, strict=True):
         assert answer in text and "cannot help" not in text
+
+
+def test_the_register_writer_asserts_the_target_in_the_corpus_register(tiny, embedder):
+    from ragpoison.poisoning.attacks._writers import RegisterWriter
+
+    questions = load_questions(tiny["questions"])
+    corpus = load_corpus(tiny["corpus"])
+    context = AttackContext(questions, load_targets(tiny["targets"], questions, seed=0), corpus, embedder=embedder)
+    question = questions["tiny/0001"]  # acetaminophen overdose; the target is Flumazenil
+    texts = [RegisterWriter(context).write(question, "Flumazenil", random.Random(f"0:{i}")) for i in range(4)]
+    assert texts == [RegisterWriter(context).write(question, "Flumazenil", random.Random(f"0:{i}")) for i in range(4)]
+    for text in texts:
+        assert "flumazenil" in text.lower()
+        assert "N-acetylcysteine" not in text, "the correct answer is rewritten, never left standing"
+        assert not re.search(r"the answer is|choose|correct choice", text, re.IGNORECASE)
+    # The corpus's own sentence about the antidote's timing, now naming the target.
+    assert any("most effective when started within eight hours" in text for text in texts)
+    poison = ATTACKS.create("poisonedrag-blackbox", {"writer": "register"}).craft(context)
+    assert all(not re.search(r"choose", p["text"], re.IGNORECASE) for p in poison.passages.values())
