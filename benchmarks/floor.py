@@ -16,12 +16,13 @@ def measure_floor(config: ExperimentConfig, inputs: Inputs, trials: list[Trial])
     and each question once, raw FAISS searches (poison added to a flat index, searched as deep as the sweep searches,
     removed), and the reader (fitting its term weights, then answering every cell's contexts, each distinct
     context sentence and option embedded once for its semantic support). Crafting the poison text is left out,
-    so the floor is, if anything, low.
+    so the floor is, if anything, low. The model runs in the precision the sweep's embedder resolves to.
     """
     import faiss
     import numpy as np
     from ragpoison.eval.runner import conditions, craft
-    from ragpoison.rag.embedders.sentence_transformers import bundled_model_path
+    from ragpoison.rag.embedders._numerics import resolve
+    from ragpoison.rag.embedders.sentence_transformers import bundled_model_path, encode_with
     from ragpoison.rag.generators.base import ReaderInput
     from ragpoison.rag.generators.extractive import ExtractiveReader
     from ragpoison.rag.retrievers.base import passage_text
@@ -30,8 +31,10 @@ def measure_floor(config: ExperimentConfig, inputs: Inputs, trials: list[Trial])
     parts = Stopwatch()
     model = parts.time("model_load", lambda: SentenceTransformer(str(bundled_model_path()), device="cpu"))
 
+    numerics = resolve("cpu", config.embedder.params.get("precision", "auto"))  # the sweep's own precision
+
     def encode(texts: list[str]) -> np.ndarray:
-        return np.asarray(model.encode(texts, batch_size=64, normalize_embeddings=True), dtype=np.float32)
+        return encode_with(model, texts, 64, numerics)
 
     vectors = parts.time("corpus_embedding", lambda: encode([passage_text(p) for p in inputs.corpus.values()]))
     poisons = [craft(c, inputs, config.seed) for c in conditions(config)]

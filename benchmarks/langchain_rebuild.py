@@ -8,14 +8,16 @@ from ragpoison.eval.stack import Inputs
 CellKey = tuple[str, int, str, str]  # (attack, poison_per_target, defense, qid)
 
 
-def run_langchain_rebuild(config: ExperimentConfig, inputs: Inputs) -> dict[CellKey, list[tuple[str, float]]]:
+def run_langchain_rebuild(config: ExperimentConfig, inputs: Inputs,
+                          precision: str = "float32") -> dict[CellKey, list[tuple[str, float]]]:
     """Run every cell of ``config`` the hand-written way; return each question's undefended (id, score) hits.
 
     For each cell (each poison condition, the clean one included because flip rates need clean answers,
     read through each defense) it embeds the clean corpus plus that condition's poison into a new LangChain
     FAISS store, searches it question by question, filters with the defense and reads with the same
     extractive reader, which reads semantic support with the same model. The model is loaded inside, as a
-    script would.
+    script would. ``precision`` other than float32 runs the model under ``torch.autocast`` as our embedder does
+    (a from-scratch index at our precision, for comparing retrievals; a user's script would run float32).
     """
     import numpy as np
     from langchain_community.vectorstores import FAISS
@@ -25,7 +27,8 @@ def run_langchain_rebuild(config: ExperimentConfig, inputs: Inputs) -> dict[Cell
     from ragpoison.eval.runner import conditions, craft
     from ragpoison.eval.stack import build_defense_chain
     from ragpoison.poisoning.defenses.base import Candidate, apply_chain
-    from ragpoison.rag.embedders.sentence_transformers import bundled_model_path
+    from ragpoison.rag.embedders._numerics import Numerics
+    from ragpoison.rag.embedders.sentence_transformers import bundled_model_path, encode_with
     from ragpoison.rag.generators.base import ReaderInput
     from ragpoison.rag.generators.extractive import ExtractiveReader
     from ragpoison.rag.retrievers.base import passage_text
@@ -38,14 +41,15 @@ def run_langchain_rebuild(config: ExperimentConfig, inputs: Inputs) -> dict[Cell
             self.model = SentenceTransformer(str(bundled_model_path()), device="cpu")
 
         def embed_documents(self, texts: list[str]) -> list[list[float]]:
-            return self.model.encode(texts, batch_size=64, normalize_embeddings=True).tolist()
+            return self.encode(texts).tolist()
 
         def embed_query(self, text: str) -> list[float]:
-            return self.model.encode([text], normalize_embeddings=True)[0].tolist()
+            return self.encode([text])[0].tolist()
 
         def encode(self, texts: list[str]) -> np.ndarray:
-            return np.asarray(self.model.encode(texts, batch_size=64, normalize_embeddings=True), dtype=np.float32)
+            return encode_with(self.model, texts, 64, numerics)
 
+    numerics = Numerics("cpu", precision)
     embeddings = MiniLM()
     reader = ExtractiveReader()
     reader.use_embedder(embeddings)

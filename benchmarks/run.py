@@ -34,7 +34,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 TARGETS = {"sweep_speedup_vs_rebuild": (">=", 10.0), "sweep_overhead_vs_floor": ("<=", 1.3),
-           "retrieval_overhead_vs_faiss": ("<=", 1.5), "sweep_identical": ("==", True)}
+           "retrieval_overhead_vs_faiss": ("<=", 1.5), "sweep_identical": ("==", True), "embed_speedup": (">=", 3.0),
+           "embed_top5_agreement": (">=", 0.99)}
 
 
 def _timed(fn):
@@ -168,6 +169,10 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="about 2,000 passages instead of about 5,000")
     parser.add_argument("--json", required=True, type=Path, help="write the measurements here")
     parser.add_argument("--passages", type=int, help="corpus size (overrides --quick)")
+    parser.add_argument("--no-precision", action="store_true",
+                        help="skip the precision measurements (benchmarks/precision.py)")
+    parser.add_argument("--precision-sample", type=int,
+                        help="passages in the precision agreement corpus (default: see benchmarks/precision.py)")
     parser.add_argument("--repeats", type=int, default=3,
                         help="repeats of our sweep with its floor, and of the quickstart (medians are reported)")
     args = parser.parse_args()
@@ -177,6 +182,7 @@ def main() -> int:
     from ragpoison.corpora import bundled
     from ragpoison.eval.runner import Experiment
     from ragpoison.eval.sweep import run_sweep
+    from ragpoison.rag.embedders._numerics import resolve
 
     from benchmarks.compare import compare_retrievals
     from benchmarks.floor import measure_floor
@@ -204,8 +210,12 @@ def main() -> int:
         floor = {part: statistics.median(run.wall[part] for run in floor_runs) for part in floor_runs[0].wall}
         floor_totals = [sum(run.wall.values()) for run in floor_runs]
         cpu_ratios = [o.cpu["sweep"] / sum(f.cpu.values()) for o, f in zip(ours_runs, floor_runs, strict=True)]
-        _say("LangChain FAISS store rebuilt per cell")
+        _say("LangChain FAISS store rebuilt per cell (float32, as a user's script runs it)")
         retrieved, rebuild_s = _timed(lambda: run_langchain_rebuild(configs[0], inputs))
+        precision = resolve("cpu", "auto").precision  # what our sweep ran in
+        if precision != "float32":  # retrievals are compared with a from-scratch index at our precision
+            _say(f"  LangChain FAISS store rebuilt per cell in {precision}, for the comparison of retrievals")
+            retrieved = run_langchain_rebuild(configs[0], inputs, precision=precision)
         _say(f"  {rebuild_s:.1f} s; retrieval overhead")
         ours_ids = {(t.attack, t.poison_per_target, t.defense, t.qid): t.retrieved_ids for t in results.trials}
         compared = compare_retrievals(ours_ids, retrieved, configs[0].k)
@@ -229,9 +239,14 @@ def main() -> int:
         "retrieval_ours_ms": retrieval["ours"] * 1000, "retrieval_store_ms": retrieval["store"] * 1000,
         "retrieval_faiss_ms": retrieval["faiss"] * 1000,
         "retrieval_overhead_vs_faiss": retrieval["ratio"],
-        "quickstart_cold_seconds": cold, "quickstart_warm_seconds": warm,
+        "quickstart_cold_seconds": cold, "quickstart_warm_seconds": warm, "sweep_precision": precision,
         "repeats": args.repeats, "cpu_count": os.cpu_count(), "load_average": os.getloadavg(),
     }
+    if not args.no_precision:
+        from benchmarks.precision import measure as measure_precision
+
+        _say("precision: throughput, top-5 agreement, the quickstart in each precision")
+        report.update(measure_precision(n_passages, args.precision_sample, quickstart=True))
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(report, indent=2) + "\n")
     print_table(report)

@@ -224,9 +224,12 @@ class Results:
 def embedder_provenance(config: ExperimentConfig, embedder: Embedder | None) -> dict[str, Any]:
     """The embedder as the manifest records it: kind, params, weights' folder (``model_path``) and identity.
 
-    The identity is the model's name and a fingerprint of its files.
+    The identity is the model's name and a fingerprint of its files; ``device`` and ``precision`` are the ones
+    actually used (``auto`` resolved on this machine).
     """
     params = config.embedder.model_dump(mode="json")["params"]
     identity = embedder.identity if embedder is not None else ""
     source = embedder.source if embedder is not None else str(params.get("model") or "")
-    return {"kind": config.embedder.kind, "params": params, "identity": identity, "model_path": source}
+    numerics = embedder.numerics if embedder is not None else None
+    ran = {"device": numerics.device, "precision": numerics.precision} if numerics is not None else {}
+    return {"kind": config.embedder.kind, "params": params, "identity": identity, "model_path": source, **ran}

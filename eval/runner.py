@@ -162,6 +162,7 @@ class Experiment:
         self.inputs: Inputs = load_inputs(self.config)
         self.config_hash = self.config.config_hash()
         self._stack: Stack | None = None
+        _ = self.embedder  # a model folder, device or precision this machine cannot use is refused before any work
         self._retrieved: dict[str, tuple[Poison, Run, float]] = {}
         self._ingested: dict[tuple[str, str], list[Defense]] = {}  # chains fitted on a corpus edited before ingest
         self._queries: dict[str, dict[str, str]] = {}  # what the retriever embedded, per condition

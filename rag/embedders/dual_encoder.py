@@ -9,9 +9,10 @@ from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 from ragpoison.rag.cache import default_cache_dir
-from ragpoison.rag.embedders._cache import EmbeddingCache, text_key
+from ragpoison.rag.embedders._cache import EmbeddingCache, cached_encode, text_key
+from ragpoison.rag.embedders._numerics import Numerics, Precision, resolve
 from ragpoison.rag.embedders.base import Embedder
-from ragpoison.rag.embedders.sentence_transformers import embedding_dimension, model_fingerprint
+from ragpoison.rag.embedders.sentence_transformers import embedding_dimension, encode_with, model_fingerprint
 from ragpoison.rag.errors import InputError
 from ragpoison.rag.plugin import Params
 from ragpoison.rag.registry import EMBEDDERS
@@ -38,7 +39,8 @@ class DualEncoderParams(Params):
     batch_size: int = 32
     cache: bool = True
     cache_dir: str | None = None
-    device: str = "cpu"
+    device: str = "auto"
+    precision: Precision = "auto"
 
 
 def _model_dir(value: str, field: str) -> Path:
@@ -61,6 +63,7 @@ class DualEncoderEmbedder(Embedder):
         super().__init__(params)
         self.query_path = _model_dir(self.params.query_model, "embedder.params.query_model")
         self.document_path = _model_dir(self.params.document_model, "embedder.params.document_model")
+        _ = self.numerics  # a device or precision this machine cannot run is refused before any work
 
     def _load(self, path: Path, max_length: int) -> SentenceTransformer:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -76,7 +79,7 @@ class DualEncoderEmbedder(Embedder):
             )
 
         if self.params.pooling == "auto" and (path / "modules.json").exists():
-            model = SentenceTransformer(str(path), device=self.params.device)
+            model = SentenceTransformer(str(path), device=self.numerics.device)
         else:
             transformer = Transformer(str(path), max_seq_length=max_length)
             mode = "mean" if self.params.pooling == "mean" else "cls"
@@ -85,7 +88,7 @@ class DualEncoderEmbedder(Embedder):
             width = getattr(transformer, "get_embedding_dimension", None) or getattr(  # noqa: B009 - see above
                 transformer, "get_word_embedding_dimension")
             pooling = Pooling(int(width()), pooling_mode=mode)
-            model = SentenceTransformer(modules=[transformer, pooling], device=self.params.device)
+            model = SentenceTransformer(modules=[transformer, pooling], device=self.numerics.device)
         model.max_seq_length = max_length
         return model
 
@@ -105,12 +108,17 @@ class DualEncoderEmbedder(Embedder):
         return self.document_encoder
 
     @cached_property
+    def numerics(self) -> Numerics:
+        """The resolved device and precision (``auto`` settled against this machine's hardware)."""
+        return resolve(self.params.device, self.params.precision)
+
+    @cached_property
     def identity(self) -> str:
         """Both models' fingerprints and every setting that changes the vectors."""
         p = self.params
         return (f"dual[{self.query_path.name}@{model_fingerprint(self.query_path)}|"
                 f"{self.document_path.name}@{model_fingerprint(self.document_path)}|{p.pooling}|"
-                f"norm={p.normalize}|{p.query_max_length}|{p.document_max_length}]")
+                f"norm={p.normalize}|{p.query_max_length}|{p.document_max_length}|{self.numerics.key}]")
 
     @property
     def source(self) -> str:
@@ -140,21 +148,16 @@ class DualEncoderEmbedder(Embedder):
         model = self.query_encoder if side == "query" else self.document_encoder
 
         def raw(batch: list[str]) -> Vectors:
-            vectors = model.encode(batch, batch_size=self.params.batch_size, normalize_embeddings=self.params.normalize,
-                                   show_progress_bar=False, convert_to_numpy=True)
-            return np.ascontiguousarray(vectors, dtype=np.float32)
+            return encode_with(model, batch, self.params.batch_size, self.numerics, normalize=self.params.normalize)
 
+        return cached_encode(None if self._caches is None else self._caches[side], texts, raw, self.dim)
+
+    def remember(self, texts: list[str], vectors: Vectors) -> None:
+        """Store precomputed passage-model vectors in the passage side's embedding cache."""
         if self._caches is None:
-            return raw(texts)
-        cache = self._caches[side]
-        keys = [text_key(t) for t in texts]
-        found = cache.get_many(keys)
-        missing = sorted({k: t for k, t in zip(keys, texts, strict=True) if k not in found}.items())
-        if missing:
-            fresh = raw([t for _, t in missing])
-            cache.put_many([k for k, _ in missing], fresh)
-            found.update({k: v for (k, _), v in zip(missing, fresh, strict=True)})
-        return np.stack([found[k] for k in keys]).astype(np.float32, copy=False)
+            raise InputError("importing vectors needs the embedding cache (embedder.params.cache: true)",
+                             field="embedder.params.cache")
+        self._caches["doc"].put_many([text_key(t) for t in texts], vectors)
 
     def encode(self, texts: list[str]) -> Vectors:
         """Embed passages with the passage model."""

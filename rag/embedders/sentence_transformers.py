@@ -10,7 +10,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 from ragpoison.rag.cache import default_cache_dir
-from ragpoison.rag.embedders._cache import EmbeddingCache, text_key
+from ragpoison.rag.embedders._cache import EmbeddingCache, cached_encode, text_key
+from ragpoison.rag.embedders._numerics import Numerics, Precision, resolve
 from ragpoison.rag.embedders.base import Embedder
 from ragpoison.rag.errors import InputError
 from ragpoison.rag.plugin import Params
@@ -51,6 +52,33 @@ def embedding_dimension(model: SentenceTransformer, field: str = "embedder.param
     return int(dimension)
 
 
+def encode_with(model: SentenceTransformer, texts: list[str], batch_size: int, numerics: Numerics,
+                normalize: bool = True) -> Vectors:
+    """Embed texts with a loaded model in the resolved precision; float32 unit rows (raw rows if not ``normalize``).
+
+    On a GPU, worker threads tokenize ahead of the model (``_pipeline``); on a CPU they would only take cores
+    from the model, so sentence-transformers' own loop runs.
+    """
+    if numerics.device_type == "cuda":
+        from ragpoison.rag.embedders._pipeline import encode_pipelined
+
+        return encode_pipelined(model, texts, batch_size, numerics, normalize=normalize)
+    if numerics.precision == "float32":
+        vectors = model.encode(texts, batch_size=batch_size, normalize_embeddings=normalize, show_progress_bar=False,
+                               convert_to_numpy=True)
+        return np.ascontiguousarray(vectors, dtype=np.float32)
+    import torch
+
+    with numerics.autocast():
+        tensor = model.encode(texts, batch_size=batch_size, normalize_embeddings=False, show_progress_bar=False,
+                              convert_to_tensor=True)
+    # Normalised in float32: under autocast the pooled output may come back in the low precision.
+    tensor = tensor.detach().float().cpu()
+    if normalize:
+        tensor = torch.nn.functional.normalize(tensor, dim=-1)
+    return np.ascontiguousarray(tensor.numpy(), dtype=np.float32)
+
+
 class SentenceTransformersParams(Params):
     """Parameters of the sentence-transformers embedder."""
 
@@ -58,7 +86,8 @@ class SentenceTransformersParams(Params):
     batch_size: int = 64
     cache: bool = True
     cache_dir: str | None = None
-    device: str = "cpu"
+    device: str = "auto"
+    precision: Precision = "auto"
 
 
 @EMBEDDERS.register("sentence-transformers")
@@ -77,6 +106,7 @@ class SentenceTransformersEmbedder(Embedder):
             raise InputError("not a sentence-transformers model directory", path=path,
                              field="embedder.params.model")
         self.model_path: Path = path.resolve()
+        _ = self.numerics  # a device or precision this machine cannot run is refused before any work
 
     @property
     def model(self) -> SentenceTransformer:
@@ -92,12 +122,17 @@ class SentenceTransformersEmbedder(Embedder):
 
         hf_logging.disable_progress_bar()
 
-        return SentenceTransformer(str(self.model_path), device=self.params.device)
+        return SentenceTransformer(str(self.model_path), device=self.numerics.device)
+
+    @cached_property
+    def numerics(self) -> Numerics:
+        """The resolved device and precision (``auto`` settled against this machine's hardware)."""
+        return resolve(self.params.device, self.params.precision)
 
     @cached_property
     def identity(self) -> str:
-        """Model directory name plus a fingerprint of its files."""
-        return f"{self.model_path.name}@{model_fingerprint(self.model_path)}"
+        """Model directory name, a fingerprint of its files, and the precision and device type it runs in."""
+        return f"{self.model_path.name}@{model_fingerprint(self.model_path)}|{self.numerics.key}"
 
     @property
     def source(self) -> str:
@@ -117,22 +152,15 @@ class SentenceTransformersEmbedder(Embedder):
         return EmbeddingCache(directory, self.identity, self.dim)
 
     def _encode_raw(self, texts: list[str]) -> Vectors:
-        vectors = self._model.encode(texts, batch_size=self.params.batch_size, normalize_embeddings=True,
-                                     show_progress_bar=False, convert_to_numpy=True)
-        return np.ascontiguousarray(vectors, dtype=np.float32)
+        return encode_with(self._model, texts, self.params.batch_size, self.numerics)
+
+    def remember(self, texts: list[str], vectors: Vectors) -> None:
+        """Store precomputed passage vectors in the embedding cache under this model, precision and device type."""
+        if self._cache is None:
+            raise InputError("importing vectors needs the embedding cache (embedder.params.cache: true)",
+                             field="embedder.params.cache")
+        self._cache.put_many([text_key(t) for t in texts], vectors)
 
     def encode(self, texts: list[str]) -> Vectors:
         """Embed texts, reading and filling the on-disk cache."""
-        if not texts:
-            return np.zeros((0, self.dim), dtype=np.float32)
-        cache = self._cache
-        if cache is None:
-            return self._encode_raw(texts)
-        keys = [text_key(t) for t in texts]
-        found = cache.get_many(keys)
-        missing = sorted({k: t for k, t in zip(keys, texts, strict=True) if k not in found}.items())
-        if missing:
-            fresh = self._encode_raw([t for _, t in missing])
-            cache.put_many([k for k, _ in missing], fresh)
-            found.update({k: v for (k, _), v in zip(missing, fresh, strict=True)})
-        return np.stack([found[k] for k in keys]).astype(np.float32, copy=False)
+        return cached_encode(self._cache, texts, self._encode_raw, self.dim)

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import math
-from collections import Counter
 
 import numpy as np
 from pydantic import Field
 from ragpoison.rag.embedders.base import Embedder
+from ragpoison.rag.generators._frequencies import document_frequencies
 from ragpoison.rag.generators._text import is_negated, polar_tokens, sentences, tokens
 from ragpoison.rag.generators.base import Generator, ReaderInput
 from ragpoison.rag.plugin import Params
@@ -49,10 +49,8 @@ class ExtractiveReader(Generator):
 
     def fit(self, corpus: CorpusView) -> None:
         """Learn inverse document frequencies from the clean corpus."""
-        df: Counter[str] = Counter()
-        for passage in corpus.values():
-            df.update(set(tokens(f"{passage.get('title', '')} {passage['text']}")))
         n = len(corpus)
+        df = document_frequencies((f"{p.get('title', '')} {p['text']}" for p in corpus.values()), n)
         self._idf = {t: math.log((n + 1) / (c + 0.5)) for t, c in df.items()}
         self._default_idf = math.log((n + 1) / 0.5)
 

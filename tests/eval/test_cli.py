@@ -42,6 +42,13 @@ def test_run_writes_summary_trials_and_manifest(tiny, tmp_path):
     model_path = Path(manifest["embedder"]["model_path"])
     assert model_path.is_dir() and (model_path / "config.json").is_file(), model_path  # the bundled model's folder
     assert manifest["embedder"]["identity"].startswith(f"{model_path.name}@")
+    # the device and precision actually used, which `auto` settled on this machine
+    from ragpoison.rag.embedders._numerics import resolve
+
+    expected = resolve("auto", "auto")
+    ran = manifest["embedder"]
+    assert (ran["device"], ran["precision"]) == (expected.device, expected.precision)
+    assert ran["identity"].endswith(f"|{expected.key}")
     assert "poisonedrag-blackbox" in proc.stdout and "provenance" in proc.stdout
     again = tmp_path / "again"
     ragpoison("run", ROOT / "configs/quickstart.yaml", "--out", again, "--corpus", tiny["corpus"],

@@ -18,7 +18,7 @@ def test_cache_returns_what_the_model_computed(tmp_path):
     texts = [f"passage number {i} about warfarin reversal" for i in range(5)]
     cached = SentenceTransformersEmbedder(SentenceTransformersEmbedder.Params(cache_dir=str(tmp_path)))
     first = cached.encode(texts)
-    assert (tmp_path / "embeddings.sqlite").exists()
+    assert list((tmp_path / "embeddings").glob("*/*.keys.npy"))
     again = SentenceTransformersEmbedder(SentenceTransformersEmbedder.Params(cache_dir=str(tmp_path)))
     again._encode_raw = None  # a cache hit must not touch the model
     assert np.array_equal(again.encode(texts), first)

@@ -1,0 +1,79 @@
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from ragpoison.rag.embedders._numerics import CPU_BF16_FLAGS, accelerates_bfloat16, cpu_flags, resolve_precision
+from ragpoison.rag.embedders.sentence_transformers import SentenceTransformersEmbedder
+from ragpoison.rag.errors import InputError
+
+
+def test_auto_precision_follows_the_hardware_and_refuses_what_it_cannot_run():
+    assert resolve_precision("auto", "cpu", bf16=True) == "bfloat16"
+    assert resolve_precision("auto", "cpu", bf16=False) == "float32"
+    assert resolve_precision("float32", "cuda", bf16=True) == "float32"
+    assert resolve_precision("bfloat16", "cpu", bf16=False) == "bfloat16"  # emulated, slower, but it runs
+    with pytest.raises(InputError, match=r"field 'embedder.params.precision': bfloat16 asked for on cuda, which has "
+                                         r"no bfloat16 support"):
+        resolve_precision("bfloat16", "cuda", bf16=False)
+    with pytest.raises(InputError, match="float16 needs a CUDA device"):
+        resolve_precision("float16", "cpu", bf16=True)
+    assert accelerates_bfloat16("cpu") == any(flag in cpu_flags() for flag in CPU_BF16_FLAGS)
+
+
+def test_identity_and_cache_key_on_the_precision_and_device_actually_used(tmp_path):
+    embedder = SentenceTransformersEmbedder(SentenceTransformersEmbedder.Params(cache_dir=str(tmp_path)))
+    numerics = embedder.numerics
+    expected = "bfloat16" if accelerates_bfloat16(numerics.device_type) else "float32"
+    assert numerics.precision == expected and embedder.identity.endswith(f"|{expected}@{numerics.device_type}")
+    explicit = SentenceTransformersEmbedder(SentenceTransformersEmbedder.Params(precision="float32",
+                                                                               cache_dir=str(tmp_path)))
+    assert explicit.identity.endswith("|float32@" + numerics.device_type)
+    explicit.encode(["warfarin reversal with vitamin K"])
+    assert (tmp_path / "embeddings" / explicit._cache.model).is_dir()
+    if expected == "bfloat16":  # two precisions, two cache folders: their vectors never mix
+        assert embedder._cache.model != explicit._cache.model
+
+
+def test_bfloat16_vectors_agree_with_float32():
+    texts = ["naloxone reverses opioid overdose", "fomepizole treats methanol poisoning",
+             "levothyroxine for hypothyroidism", "atropine for organophosphate poisoning"]
+    low = SentenceTransformersEmbedder(SentenceTransformersEmbedder.Params(precision="bfloat16", cache=False))
+    full = SentenceTransformersEmbedder(SentenceTransformersEmbedder.Params(precision="float32", cache=False))
+    a, b = low.encode(texts), full.encode(texts)
+    assert a.dtype == np.float32 and np.allclose(np.linalg.norm(a, axis=1), 1.0, atol=1e-5)
+    assert (a * b).sum(axis=1).min() > 0.999
+    assert low.identity != full.identity
+
+
+def _has_cuda() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
+
+
+@pytest.mark.parametrize(("setting", "message"), [
+    ("embedder.params.precision=float16", "field 'embedder.params.precision': float16 needs a CUDA device"),
+    ("embedder.params.precision=half", "embedder.params.precision"),
+    pytest.param("embedder.params.device=cuda", "field 'embedder.params.device': device 'cuda' asked for, but torch "
+                 "sees no CUDA GPU", marks=pytest.mark.skipif(_has_cuda(), reason="a GPU is here")),
+])
+def test_a_precision_the_machine_cannot_run_exits_2_with_one_line(tmp_path, setting, message):
+    done = subprocess.run([sys.executable, "-m", "ragpoison", "run", "configs/quickstart.yaml", "--out",
+                           str(tmp_path / "out"), "--no-progress", "--set", setting], capture_output=True, text=True)
+    assert done.returncode == 2, done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0] and "Traceback" not in done.stderr
+    assert not (tmp_path / "out").exists()  # refused before anything was written
+
+
+def test_tokenizing_ahead_in_threads_gives_the_vectors_sentence_transformers_gives(embedder):
+    from ragpoison.rag.embedders._numerics import Numerics
+    from ragpoison.rag.embedders._pipeline import encode_pipelined
+
+    texts = [f"{word} is used for {use}" for word, use in [("naloxone", "opioid overdose"), ("atropine", "bradycardia"),
+                                                          ("fomepizole", "methanol poisoning and ethylene glycol"),
+                                                          ("glucagon", "beta-blocker overdose"), ("heparin", "PE")]]
+    piped = encode_pipelined(embedder.model, texts, batch_size=2, numerics=Numerics("cpu", "float32"), threads=2)
+    direct = embedder.model.encode(texts, batch_size=2, normalize_embeddings=True, convert_to_numpy=True)
+    assert piped.shape == (5, 384) and np.allclose(piped, direct, atol=1e-6)
