@@ -232,4 +232,6 @@ def embedder_provenance(config: ExperimentConfig, embedder: Embedder | None) -> 
     source = embedder.source if embedder is not None else str(params.get("model") or "")
     numerics = embedder.numerics if embedder is not None else None
     ran = {"device": numerics.device, "precision": numerics.precision} if numerics is not None else {}
-    return {"kind": config.embedder.kind, "params": params, "identity": identity, "model_path": source, **ran}
+    origin = embedder.origin_provenance() if embedder is not None else {}
+    return {"kind": config.embedder.kind, "params": params, "identity": identity, "model_path": source, **ran,
+            **origin}

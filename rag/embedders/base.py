@@ -39,6 +39,10 @@ class Embedder(Plugin, ABC):
         """The device and precision the model runs with, where the backend has a choice (for manifests)."""
         return None
 
+    def origin_provenance(self) -> dict[str, str]:
+        """Where the weights came from beyond their folder (a hub id and revision), for manifests."""
+        return {}
+
     def remember(self, texts: list[str], vectors: Vectors) -> None:
         """Store vectors computed elsewhere for these passage texts, so ``encode`` returns them without the model."""
         from ragpoison.rag.errors import InputError

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 import numpy as np
+from ragpoison.rag._hub import resolve_model
 from ragpoison.rag.cache import default_cache_dir
 from ragpoison.rag.embedders._cache import EmbeddingCache, cached_encode, text_key
 from ragpoison.rag.embedders._numerics import Numerics, Precision, resolve
@@ -44,7 +45,7 @@ class DualEncoderParams(Params):
 
 
 def _model_dir(value: str, field: str) -> Path:
-    path = Path(value)
+    path = resolve_model(value, field).path
     if not path.is_dir():
         raise InputError("model directory not found", path=path, field=field)
     if not (path / "config.json").exists() and not (path / "modules.json").exists():

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
+from ragpoison.rag._hub import ModelSource, resolve_model
 from ragpoison.rag.cache import default_cache_dir
 from ragpoison.rag.embedders._cache import EmbeddingCache, cached_encode, text_key
 from ragpoison.rag.embedders._numerics import Numerics, Precision, resolve
@@ -99,7 +100,9 @@ class SentenceTransformersEmbedder(Embedder):
 
     def __init__(self, params: SentenceTransformersParams | None = None) -> None:
         super().__init__(params)
-        path = Path(self.params.model) if self.params.model else bundled_model_path()
+        self.origin = (resolve_model(self.params.model, "embedder.params.model") if self.params.model
+                       else ModelSource(bundled_model_path()))
+        path = self.origin.path
         if not path.is_dir():
             raise InputError("model directory not found", path=path, field="embedder.params.model")
         if not (path / "modules.json").exists() and not (path / "config.json").exists():
@@ -132,12 +135,17 @@ class SentenceTransformersEmbedder(Embedder):
     @cached_property
     def identity(self) -> str:
         """Model directory name, a fingerprint of its files, and the precision and device type it runs in."""
-        return f"{self.model_path.name}@{model_fingerprint(self.model_path)}|{self.numerics.key}"
+        name = self.origin.hub_id.replace("/", "--") if self.origin.hub_id else self.model_path.name
+        return f"{name}@{model_fingerprint(self.model_path)}|{self.numerics.key}"
 
     @property
     def source(self) -> str:
         """The model directory the weights are loaded from."""
         return str(self.model_path)
+
+    def origin_provenance(self) -> dict[str, str]:
+        """The hub id and the cached snapshot's revision when the model was named by hub id."""
+        return self.origin.provenance()
 
     @cached_property
     def dim(self) -> int:

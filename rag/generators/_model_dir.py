@@ -11,6 +11,7 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ragpoison.rag._hub import resolve_model
 from ragpoison.rag.cache import default_cache_dir
 from ragpoison.rag.errors import InputError
 
@@ -22,7 +23,7 @@ def check_model_dir(path: str | Path, field: str) -> Path:
     """The resolved directory, or an InputError naming the config key when it is not a model directory."""
     if not str(path).strip():
         raise InputError("a model directory is required", field=field)
-    folder = Path(path).expanduser()
+    folder = resolve_model(str(path), field).path  # a local directory, or a hub id's cached snapshot
     if not folder.is_dir():
         raise InputError("model directory not found", path=folder, field=field)
     if not (folder / "config.json").is_file():
