@@ -75,7 +75,24 @@ def machine_checks(devices: list[dict]) -> list[Check]:
                                                      "use it (install a CUDA build of torch)"))
     else:
         checks.append(Check("machine", "gpu", False, "no CUDA GPU visible"))
+    if torch_version is not None:
+        checks.append(embedding_check())
     return checks
+
+
+def embedding_check() -> Check:
+    """What ``device: auto`` and ``precision: auto`` resolve to for the embedder on this machine, and why."""
+    from ragpoison.rag.embedders._numerics import CPU_BF16_FLAGS, cpu_flags, resolve
+
+    try:
+        numerics = resolve("auto", "auto")
+    except (ImportError, OSError, RuntimeError, InputError) as exc:
+        return Check("machine", "embedding", False, _first_line(str(exc)))
+    units = [flag for flag in CPU_BF16_FLAGS if flag in cpu_flags()]
+    cpu = (f"CPU bfloat16 units: {', '.join(units)}" if units
+           else "no CPU bfloat16 units: neither amx_bf16 nor avx512_bf16")
+    return Check("machine", "embedding", None, f"auto runs the embedder on {numerics.device} in {numerics.precision} "
+                                               f"({cpu})")
 
 
 def vllm_check(devices: list[dict], import_timeout_s: float = 180.0) -> Check:

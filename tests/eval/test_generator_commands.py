@@ -193,7 +193,9 @@ def test_doctor_names_each_backend_and_why(tiny_llama, tmp_path, capsys):
     model = tiny_llama
     assert main(["doctor", str(model), "--json", "--require", "extractive"]) == 0
     checks = {c["name"]: c for c in json.loads(capsys.readouterr().out)}
-    assert {"python", "torch", "gpu", "extractive", "transformers", "openai", "vllm", "serve"} <= set(checks)
+    expected = {"python", "torch", "gpu", "embedding", "extractive", "transformers", "openai", "vllm", "serve"}
+    assert expected <= set(checks)
+    assert checks["embedding"]["detail"].startswith("auto runs the embedder on ")
     assert checks["extractive"]["status"] == "ok" and checks["transformers"]["status"] == "ok"
     assert checks[str(model)]["status"] == "ok" and "LlamaForCausalLM" in checks[str(model)]["detail"]
     if not has_module("vllm"):
