@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 import re
 from abc import ABC, abstractmethod
+from typing import Any
 
 from ragpoison.poisoning._contracts import TextGenerator
 from ragpoison.poisoning.attacks.base import AttackContext
@@ -51,7 +52,7 @@ class PassageWriter(ABC):
 
 
 class TemplateWriter(PassageWriter):
-    """Seeded template writer: varied sentences asserting the target answer (CPU default)."""
+    """Seeded template writer: formulaic sentences asserting the target answer ("... In short, choose X.")."""
 
     def write(self, question: Question, answer: str, rng: random.Random) -> str:
         """Compose opener, one or two middles and a closer, all naming the answer."""
@@ -154,7 +155,12 @@ class RegisterWriter(PassageWriter):
 
 
 def rank_passages(context: AttackContext, depth: int, questions: list[Question] | None = None) -> dict[str, list[str]]:
-    """Each question's ``depth`` most relevant clean passage ids, by the context's embedder or by shared words."""
+    """Each question's ``depth`` most relevant clean passage ids, by the context's embedder or by shared words.
+
+    With an embedder, the corpus is scored in blocks of ``_BLOCK`` passages (their vectors come from the embedding
+    cache once the corpus is indexed), keeping each question's running best ``depth``: memory stays bounded on a
+    corpus of millions. Ties keep corpus-id order, as one stable sort over the whole corpus would.
+    """
     from ragpoison.rag.generators._text import tokens
     from ragpoison.rag.retrievers.base import passage_text
 
@@ -163,10 +169,19 @@ def rank_passages(context: AttackContext, depth: int, questions: list[Question] 
     if context.embedder is not None:
         import numpy as np
 
-        passages = context.embedder.encode([passage_text(dict(context.corpus[d])) for d in ids])
         queries = context.embedder.encode_queries([q.question for q in asked])
-        order = np.argsort(-(queries @ passages.T), axis=1, kind="stable")[:, :depth]
-        return {q.qid: [ids[i] for i in row] for q, row in zip(asked, order, strict=True)}
+        best_scores = np.full((len(asked), 0), -np.inf, dtype=np.float64)
+        best_index = np.zeros((len(asked), 0), dtype=np.int64)
+        for start in range(0, len(ids), _BLOCK):
+            block = ids[start:start + _BLOCK]
+            passages = context.embedder.encode([passage_text(dict(context.corpus[d])) for d in block])
+            scores = np.concatenate([best_scores, (queries @ passages.T).astype(np.float64)], axis=1)
+            index = np.concatenate([best_index, np.broadcast_to(np.arange(start, start + len(block)),
+                                                                 (len(asked), len(block)))], axis=1)
+            order = _top_rows(scores, index, depth)
+            best_scores = np.take_along_axis(scores, order, axis=1)
+            best_index = np.take_along_axis(index, order, axis=1)
+        return {q.qid: [ids[i] for i in row] for q, row in zip(asked, best_index, strict=True)}
     bags = {d: set(tokens(passage_text(dict(context.corpus[d])))) for d in ids}
     ranked = {}
     for q in asked:
@@ -175,10 +190,22 @@ def rank_passages(context: AttackContext, depth: int, questions: list[Question] 
     return ranked
 
 
+_BLOCK = 50_000
+
+
+def _top_rows(scores: Any, index: Any, depth: int) -> Any:
+    """Per row, the column order of the ``depth`` highest scores, ties broken by the lower corpus index."""
+    import numpy as np
+
+    return np.stack([np.lexsort((i, -s))[:depth] for s, i in zip(scores, index, strict=True)]) \
+        if len(scores) else np.zeros((0, 0), dtype=np.int64)
+
+
 def make_writer(choice: str, context: AttackContext, attack: str) -> PassageWriter:
     """The writer an attack's ``writer`` param asks for: 'template', 'register', 'llm', or 'auto'.
 
-    'auto' is the LLM writer when the stack's generator writes text, else the template writer (the CPU default).
+    'auto' is the LLM writer when the stack's generator writes text, else the clinical register writer (the CPU
+    default); 'template' is the formulaic writer earlier versions defaulted to, kept for comparison.
     """
     if choice == "register":
         return RegisterWriter(context)
@@ -189,4 +216,6 @@ def make_writer(choice: str, context: AttackContext, attack: str) -> PassageWrit
             raise InputError("writer 'llm' needs a generator that writes text (set generator.kind)",
                              field=f"attacks.{attack}.params.writer")
         return LLMWriter(generator, seed=context.seed)
-    return TemplateWriter()
+    if choice == "template":
+        return TemplateWriter()
+    return RegisterWriter(context)

@@ -80,7 +80,8 @@ def test_clean_corpus_is_embedded_once_across_runs_and_configs(tiny, tmp_path, m
     second = _configs(tiny, cache, "k=3", "seed=7", "poison_per_target=[2]", "defenses=[provenance]")
     run_sweep(second, tmp_path / "b")
     assert not set(embedded) & clean, "the clean corpus was embedded again"
-    experiment = Experiment(second[0])
-    new_poison = craft(conditions(second[0])[1], experiment.inputs, 7)
-    assert set(embedded) == {passage_text(p) for p in new_poison.passages.values()} != set()
-    assert not set(embedded) & first
+    second_run = set(embedded)
+    experiment = Experiment(second[0])  # the poison is written with the stack, as the run wrote it
+    new_poison = craft(conditions(second[0])[1], experiment.inputs, 7, experiment.stack)
+    assert second_run == {passage_text(p) for p in new_poison.passages.values()} != set()
+    assert not second_run & first

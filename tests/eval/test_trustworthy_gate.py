@@ -166,8 +166,8 @@ def test_compare_two_runs_with_mcnemar(quickstart_run, tmp_path, capsys):
     junit = tmp_path / "compare.xml"
     assert main(["compare", str(quickstart_run), str(leaky), "--junit", str(junit)]) == 1
     printed = capsys.readouterr().out
-    assert ("attack=poisonedrag-blackbox defense=provenance N=5 seed=0: flip_rate 0.000 -> 1.000 (McNemar exact "
-            "p=5.4e-20, 65 questions newly flipped, 0 no longer)") in printed
+    assert ("attack=poisonedrag-blackbox defense=provenance N=5 seed=0: flip_rate 0.000 -> 0.985 (McNemar exact "
+            "p=1.1e-19, 64 questions newly flipped, 0 no longer)") in printed
     assert junit.read_text().count("<failure") == 1
     assert main(["compare", str(quickstart_run), str(tmp_path / "no-run")]) == 2
     other = tmp_path / "other"

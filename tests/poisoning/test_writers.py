@@ -1,10 +1,10 @@
-"""Passage writers: the template writer, and the LLM writer driven through Generator.complete."""
+"""Passage writers: the register writer (CPU default), the template writer, and the LLM writer (Generator.complete)."""
 
 import random
 import re
 
 import pytest
-from ragpoison.poisoning.attacks._writers import LLMWriter, TemplateWriter, make_writer
+from ragpoison.poisoning.attacks._writers import LLMWriter, RegisterWriter, TemplateWriter, make_writer
 from ragpoison.poisoning.attacks.base import AttackContext
 from ragpoison.rag.errors import InputError
 from ragpoison.rag.generators.base import Generator
@@ -62,14 +62,37 @@ def test_blackbox_uses_the_llm_writer_when_the_generator_writes_text(context):
     assert poison.passages == ATTACKS.create("poisonedrag-blackbox").craft(context).passages
 
 
-def test_template_stays_the_default_on_the_cpu_stack_and_can_be_forced(context):
+def test_register_is_the_default_on_the_cpu_stack_and_template_can_be_forced(context):
     cpu = AttackContext(context.questions, context.targets, context.corpus, 2, seed=3, generator=ExtractiveReader())
     assert not cpu.generator.writes_text
-    assert isinstance(make_writer("auto", cpu, "poisonedrag-blackbox"), TemplateWriter)
+    assert isinstance(make_writer("auto", cpu, "poisonedrag-blackbox"), RegisterWriter)
     assert isinstance(make_writer("auto", context, "poisonedrag-blackbox"), LLMWriter)
+    assert isinstance(make_writer("template", cpu, "poisonedrag-blackbox"), TemplateWriter)
     forced = ATTACKS.create("poisonedrag-blackbox", {"writer": "template"}).craft(context)
     assert context.generator.calls == []
-    assert forced.passages == ATTACKS.create("poisonedrag-blackbox").craft(cpu).passages
+    assert any("choose" in p["text"].lower() or "answer" in p["text"].lower() for p in forced.passages.values())
+    default = ATTACKS.create("poisonedrag-blackbox").craft(cpu).passages
+    assert default == ATTACKS.create("poisonedrag-blackbox", {"writer": "register"}).craft(cpu).passages
+    assert default != forced.passages
+    assert not any(re.search(r"choose|the answer is", p["text"], re.IGNORECASE) for p in default.values())
+
+
+def test_ranking_in_blocks_equals_ranking_the_whole_corpus(tiny, embedder, monkeypatch):
+    import numpy as np
+    from ragpoison.poisoning.attacks import _writers
+    from ragpoison.rag.retrievers.base import passage_text
+
+    questions = load_questions(tiny["questions"])
+    corpus = load_corpus(tiny["corpus"])
+    context = AttackContext(questions, load_targets(tiny["targets"], questions, seed=0), corpus, embedder=embedder)
+    ids = sorted(corpus)
+    scores = embedder.encode_queries([questions[q].question for q in sorted(context.targets)]) @ \
+        embedder.encode([passage_text(dict(corpus[d])) for d in ids]).T
+    whole = {q: [ids[i] for i in np.argsort(-row, kind="stable")[:4]]
+             for q, row in zip(sorted(context.targets), scores, strict=True)}
+    monkeypatch.setattr(_writers, "_BLOCK", 3)
+    assert len(ids) > 3 * 2, "several blocks"
+    assert _writers.rank_passages(context, 4) == whole
 
 
 def test_llm_writer_without_a_text_generator_is_a_named_input_error(context):
