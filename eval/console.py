@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from ragpoison.eval.labels import attack_label, poison_amount
 
 if TYPE_CHECKING:
+    from ragpoison.eval.forensics import TraceSummary
     from ragpoison.eval.robustness import CardRow
     from ragpoison.eval.trial import CellSummary
 
@@ -79,6 +80,21 @@ def card_table(rows: list[CardRow]) -> str:
              _fmt(row.defense_tpr), _fmt(row.defense_fpr),
              "-" if row.certificate_violations is None else str(row.certificate_violations),
              row.out_of_threat_model or "-"] for row in rows]
+    widths = [max(len(x) for x in col) for col in zip(header, *body, strict=True)]
+    return "\n".join("  ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)).rstrip()
+                     for line in [header, *body])
+
+
+def trace_table(rows: list[TraceSummary]) -> str:
+    """Traceback figures per attacked cell as a text table."""
+    header = ["attack", "defense", "amount", "method", "traced", "precision", "recall", "recovery",
+              "clean_false_flags", "clean_error_flags", "copies", "ms/trace"]
+    body = [[attack_label({"attack": r.attack, "attack_params": r.attack_params}), r.defense, r.amount,
+             r.method, str(r.n_traced), _fmt(r.trace_precision),
+             _fmt(r.trace_recall), _fmt(r.recovery_rate),
+             f"{r.clean_false_flags}/{r.clean_trials}" if r.clean_false_flags >= 0 else "-",
+             f"{r.clean_error_flags}/{r.clean_errors}" if r.clean_error_flags >= 0 else "-",
+             str(r.copies_found), f"{r.ms_per_trace:.1f}"] for r in rows]
     widths = [max(len(x) for x in col) for col in zip(header, *body, strict=True)]
     return "\n".join("  ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)).rstrip()
                      for line in [header, *body])

@@ -7,7 +7,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-from ragpoison.eval.labels import amount_label
+from ragpoison.eval.labels import amount_label, attack_label
 from ragpoison.eval.report_data import SEVERITY_WEIGHTS, attacked_points, clean_accuracy, no_poison_baseline
 from ragpoison.eval.report_figures import asr_against_amount, clean_cost, colours, harm_by_severity, recall_against_asr
 from ragpoison.eval.results import Results, atomic_write
@@ -78,6 +78,33 @@ def _robustness_card(out_dir: Path) -> str:
             f"{_table(rows, CARD_COLUMNS)}")
 
 
+TRACE_COLUMNS = ["attack", "defense", "amount", "method", "n_traced", "trace_precision", "trace_recall",
+                 "recovery_rate", "clean false flags", "flags on the reader's own errors", "copies_found",
+                 "copies_poison", "ms_per_trace"]
+
+
+def _traceback(out_dir: Path) -> str:
+    """The traceback section, when ``ragpoison trace`` has written trace_summary.csv here; empty otherwise."""
+    import csv
+
+    path = out_dir / "trace_summary.csv"
+    if not path.is_file():
+        return ""
+    with path.open(newline="") as handle:
+        rows = [{**row, "attack": attack_label(row),
+                 "clean false flags": f"{row['clean_false_flags']} / {row['clean_trials']} trials",
+                 "flags on the reader's own errors": f"{row['clean_error_flags']} / {row['clean_errors']} trials"}
+                for row in csv.DictReader(handle)]
+    caption = ("Every wrong answer under attack traced to the passages that reached the reader (ragpoison trace). "
+               "Precision: share of flagged passages that are poison; recall: share of the poison in the traced "
+               "contexts that is flagged; recovery: share of traced questions answered correctly once the flagged "
+               "passages are out of the index. False flags are counted on held-out clean trials: correct ones, "
+               "alleging the attacker's target, and those the reader got wrong by itself (no poison exists there). "
+               "Copies: other index passages at high cosine to a flagged one, and the share of them that is poison.")
+    return (f'<h2 id="traceback">Traceback</h2><p class="caption">{caption}</p>'
+            f"{_table(rows, TRACE_COLUMNS)}")
+
+
 def write_report(out_dir: str | Path) -> Path:
     """Render ``DIR/report.html`` from the results in DIR."""
     results = Results.read(out_dir)
@@ -123,7 +150,7 @@ def write_report(out_dir: str | Path) -> Path:
             f"{manifest.get('n_passages')} passages", f"{manifest.get('n_questions')} questions",
             f"{len(results.summary)} cells", *(f"{c} {cells[0][c]}" for c in constant),
             f"embedder {(manifest.get('embedder') or {}).get('identity')}"]
-    card = _robustness_card(Path(out_dir))
+    card = _robustness_card(Path(out_dir)) + _traceback(Path(out_dir))
     page = f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>ragpoison report</title><style>{STYLE}</style></head><body>

@@ -149,6 +149,18 @@ def check_names(config: ExperimentConfig) -> dict[str, list[Defense]]:
     return chains
 
 
+@dataclass(frozen=True)
+class CellView:
+    """One cell as its trials were read: the poison, the retrieval run over the poisoned index, the chain."""
+
+    poison: Poison
+    run: Run
+    chain: list[Defense]
+    passages: Mapping[str, dict[str, str]]
+    questions: dict[str, Question]
+    context_size: int
+
+
 @dataclass
 class Experiment:
     """A prepared experiment: inputs loaded, stack built and indexed; runs cells on demand."""
@@ -275,6 +287,16 @@ class Experiment:
             generator=self.config.generator.kind, config_hash=self.config_hash, craft_seconds=craft_seconds,
             attack_params=json.dumps(condition.attack.params, sort_keys=True) if condition.attack.params else "",
             retrieval_mode=self.config.retrieval_mode)
+
+    def view(self, cell: Cell) -> CellView:
+        """What one cell's trials were read from: its poison, its retrieval run and its fitted defense chain."""
+        condition, defense = cell.condition, cell.defense.name
+        poison, run, _ = self._retrieve(condition, defense)
+        chain = self.chain(condition, defense)
+        return CellView(poison=poison, run=run, chain=chain,
+                        passages=ChainMap(poison.passages, poison.edits, _read_only(self.inputs.corpus)),
+                        questions=asked_questions(self.inputs, poison),
+                        context_size=chain_context_size(chain, self.config.k))
 
     def run_cell(self, cell: Cell) -> list[Trial]:
         """Trials of one cell."""

@@ -13,6 +13,7 @@ from ragpoison.rag.plugin import Plugin
 if TYPE_CHECKING:
     from ragpoison.poisoning.attacks.base import Attack
     from ragpoison.poisoning.defenses.base import Defense
+    from ragpoison.poisoning.traceback.base import Tracer
     from ragpoison.rag.embedders.base import Embedder
     from ragpoison.rag.generators.base import Generator
     from ragpoison.rag.retrievers.base import Retriever
@@ -121,5 +122,8 @@ ATTACKS: Registry[Attack] = Registry(
 DEFENSES: Registry[Defense] = Registry(
     "defense", "ragpoison.poisoning.defenses.base:Defense", ("ragpoison.poisoning.defenses",))
 
+TRACEBACKS: Registry[Tracer] = Registry(
+    "traceback", "ragpoison.poisoning.traceback.base:Tracer", ("ragpoison.poisoning.traceback",))
+
 REGISTRIES: dict[str, Registry[Any]] = {
-    r.kind: r for r in (EMBEDDERS, STORES, RETRIEVERS, GENERATORS, ATTACKS, DEFENSES)}
+    r.kind: r for r in (EMBEDDERS, STORES, RETRIEVERS, GENERATORS, ATTACKS, DEFENSES, TRACEBACKS)}

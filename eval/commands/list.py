@@ -7,7 +7,7 @@ import argparse
 from ragpoison.eval import console
 
 HELP = "list registered plugins and their descriptions"
-KINDS = ("attacks", "defenses", "generators", "retrievers", "stores", "embedders")
+KINDS = ("attacks", "defenses", "generators", "retrievers", "stores", "embedders", "tracebacks")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
