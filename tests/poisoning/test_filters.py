@@ -21,7 +21,8 @@ def bundle(embedder):
     every = load_questions(paths["questions"])
     questions = dict(list(every.items())[:N_QUESTIONS])
     targets = {q: t for q, t in load_targets(paths["targets"], every, seed=0).items() if q in questions}
-    poison = ATTACKS.create("poisonedrag-blackbox").craft(AttackContext(questions, targets, corpus, 5, seed=0))
+    template = ATTACKS.create("poisonedrag-blackbox", {"writer": "template"})
+    poison = template.craft(AttackContext(questions, targets, corpus, 5, seed=0))
     ids = list(corpus)
     vectors = embedder.encode([passage_text(corpus[i]) for i in ids])
     queries = embedder.encode([q.question for q in questions.values()])

@@ -56,7 +56,8 @@ def test_white_box_optimises_s_and_keeps_i(tiny, embedder):
     targets = load_targets(tiny["targets"], questions, 0)
     context = AttackContext(questions, targets, load_corpus(tiny["corpus"]), poison_per_target=1, seed=0,
                             embedder=embedder)
-    white = ATTACKS.create("poisonedrag-whitebox", {"iterations": 3, "candidates": 16}).craft(context)
+    params = {"iterations": 3, "candidates": 16, "writer": "template"}
+    white = ATTACKS.create("poisonedrag-whitebox", params).craft(context)
     gained = 0.0
     for qid, question in questions.items():
         (pid,) = white.for_question(qid)
