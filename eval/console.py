@@ -10,6 +10,7 @@ from ragpoison.eval.labels import attack_label, poison_amount
 
 if TYPE_CHECKING:
     from ragpoison.eval.forensics import TraceSummary
+    from ragpoison.eval.incident import IncidentTrace
     from ragpoison.eval.robustness import CardRow
     from ragpoison.eval.trial import CellSummary
 
@@ -98,6 +99,33 @@ def trace_table(rows: list[TraceSummary]) -> str:
     widths = [max(len(x) for x in col) for col in zip(header, *body, strict=True)]
     return "\n".join("  ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)).rstrip()
                      for line in [header, *body])
+
+
+def incident_report(traces: list[IncidentTrace], method: str, where: str) -> str:
+    """Each incident's ranked suspects, flagged passages with provenance, copies and the answer once removed."""
+    lines = [f"traced {len(traces)} incident(s) in {where} with {method}"]
+    for trace in traces:
+        incident = trace.incident
+        options = incident.question.options
+        lines += ["", f"{incident.id}: {incident.question.question}",
+                  f"  answered: {options[incident.wrong]}"]
+        if trace.answer_before != incident.wrong:
+            lines.append(f"  ! read from the store now, the reader answers {options.get(trace.answer_before, '-')!r}, "
+                         "not the wrong answer: the passages behind it may be gone, or the system reads differently")
+        lines.append("  suspects (most responsible first): "
+                     + ", ".join(f"{doc_id} {score:+.3f}{' FLAGGED' if flagged else ''}"
+                                 for doc_id, score, flagged in trace.suspects))
+        for passage in trace.flagged:
+            text = passage.text if len(passage.text) <= 100 else passage.text[:97] + "..."
+            lines.append(f"  flagged {passage.doc_id}  source={passage.source or '-'}  retrieval={passage.score:.3f}"
+                         f"  {passage.title + ': ' if passage.title else ''}{text}")
+        for flagged_id, copy_id, cosine in trace.copies:
+            lines.append(f"  copy of {flagged_id}: {copy_id} (cosine {cosine:.3f})")
+        if not trace.flagged:
+            lines.append("  nothing flagged")
+        after = options.get(trace.answer_after, "-")
+        lines.append(f"  answer with the flagged passages removed: {after}")
+    return "\n".join(lines)
 
 
 def emit(text: str = "") -> None:

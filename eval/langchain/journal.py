@@ -6,7 +6,14 @@ A journal is JSON Lines, each line flushed and fsynced before the store is touch
     {"op": "inject", "ids": [...]}      written before the passages are added
     {"op": "removed", "ids": [...]}     written after they were deleted and checked gone
 
-Ids injected and not yet removed are pending; ``cleanup`` reopens the store and deletes them. This module
+A quarantine (``ragpoison trace --quarantine``) journals what it takes out of a store the same way:
+
+    {"op": "quarantine", "ids": [...], "records": [...]}   every record in full, written before deletion
+    {"op": "removed", "ids": [...]}                         written after they were deleted and checked gone
+    {"op": "restored", "ids": [...]}                        written by ``restore`` once they are back
+
+Ids injected or quarantined and not yet removed (nor restored) are pending; ``cleanup`` reopens the store and
+deletes them, which completes an interrupted quarantine; ``restore`` puts quarantined records back. This module
 imports no LangChain or Chroma at import time: the ``cleanup`` command stays light.
 """
 
@@ -33,11 +40,19 @@ class JournalState:
     store: dict[str, Any]
     injected: list[str] = field(default_factory=list)
     removed: set[str] = field(default_factory=set)
+    quarantined: dict[str, dict[str, Any]] = field(default_factory=dict)
+    restored: set[str] = field(default_factory=set)
 
     @property
     def pending(self) -> list[str]:
-        """Injected ids not yet removed."""
-        return [doc_id for doc_id in self.injected if doc_id not in self.removed]
+        """Injected or quarantined ids not yet removed (nor put back)."""
+        taken = [doc_id for doc_id in self.quarantined if doc_id not in self.restored]
+        return [doc_id for doc_id in self.injected + taken if doc_id not in self.removed]
+
+    @property
+    def held(self) -> list[str]:
+        """Quarantined ids not yet restored: the records only this journal holds once they are deleted."""
+        return [doc_id for doc_id in self.quarantined if doc_id not in self.restored]
 
 
 def read_journal(path: str | Path) -> JournalState:
@@ -63,26 +78,45 @@ def read_journal(path: str | Path) -> JournalState:
                     raise InputError(f"not a {FORMAT} journal", path=path, line=line_no, field="journal")
                 state = JournalState(path, entry["store"])
                 continue
-            ids = entry.get("ids")
-            if entry.get("op") not in ("inject", "removed") or not isinstance(ids, list):
-                raise InputError("expected op 'inject' or 'removed' with a list of ids", path=path, line=line_no,
-                                 field="op")
-            if entry["op"] == "inject":
-                state.injected.extend(ids)
-            else:
-                state.removed.update(ids)
+            _apply(state, entry, path, line_no)
     if state is None:
         raise InputError("empty journal", path=path)
     return state
 
 
+def _apply(state: JournalState, entry: dict[str, Any], path: Path, line_no: int) -> None:
+    """Fold one journal line into the state."""
+    ids, op = entry.get("ids"), entry.get("op")
+    if op not in ("inject", "removed", "quarantine", "restored") or not isinstance(ids, list):
+        raise InputError("expected op 'inject', 'quarantine', 'removed' or 'restored' with a list of ids", path=path,
+                         line=line_no, field="op")
+    if op == "inject":
+        state.injected.extend(ids)
+    elif op == "removed":
+        state.removed.update(ids)
+    elif op == "restored":
+        state.restored.update(ids)
+    else:
+        records = entry.get("records")
+        if not isinstance(records, list) or [r.get("id") if isinstance(r, dict) else None for r in records] != ids:
+            raise InputError("a quarantine line needs one record per id, in order", path=path, line=line_no,
+                             field="records")
+        for record in records:
+            state.quarantined[record["id"]] = record
+            state.removed.discard(record["id"])
+            state.restored.discard(record["id"])
+
+
 class Journal:
-    """An open journal for one attack on one store."""
+    """An open journal for one attack, or one quarantine, on one store."""
 
     def __init__(self, path: str | Path, store: dict[str, Any]) -> None:
         self.path = Path(path)
         if self.path.exists():
             previous = read_journal(self.path)
+            if previous.held:
+                raise InputError(f"holds {len(previous.held)} quarantined passages that were never restored; "
+                                 f"run `ragpoison restore {self.path}` or choose another journal", path=self.path)
             if previous.pending:
                 raise InputError(f"still lists {len(previous.pending)} injected passages that were never removed; "
                                  f"run `ragpoison cleanup {self.path}` first", path=self.path)
@@ -103,6 +137,10 @@ class Journal:
     def removed(self, ids: list[str]) -> None:
         """Record ids deleted and checked gone."""
         self._write({"op": "removed", "ids": list(ids)})
+
+    def quarantining(self, records: list[dict[str, Any]]) -> None:
+        """Record, in full, the records about to be taken out of the store (call before deleting them)."""
+        self._write({"op": "quarantine", "ids": [r["id"] for r in records], "records": records})
 
     def close(self) -> None:
         """Close the file."""
@@ -148,8 +186,11 @@ def _describe_chroma(store: Any) -> dict[str, Any]:
     return spec
 
 
-def reopen_store(spec: dict[str, Any]) -> Any:
-    """Reopen the store a journal describes (a LangChain vector store), or None for an in-process store."""
+def reopen_store(spec: dict[str, Any], embeddings: Any = None) -> Any:
+    """Reopen the store a journal describes (a LangChain vector store), or None for an in-process store.
+
+    ``embeddings`` (LangChain ``Embeddings``) lets the reopened store answer text queries; cleanup needs none.
+    """
     kind = spec.get("type")
     if kind == "memory":
         return None
@@ -160,11 +201,11 @@ def reopen_store(spec: dict[str, Any]) -> Any:
         except (ImportError, AttributeError) as exc:
             raise InputError(f"cannot import {spec['factory']}: {exc}", field="store.factory") from None
     if kind == "chroma":
-        return _reopen_chroma(spec)
+        return _reopen_chroma(spec, embeddings)
     raise InputError(f"unknown store type {kind!r}", field="store.type")
 
 
-def _reopen_chroma(spec: dict[str, Any]) -> Any:
+def _reopen_chroma(spec: dict[str, Any], embeddings: Any = None) -> Any:
     import chromadb
     from chromadb.config import Settings
     from langchain_chroma import Chroma
@@ -178,7 +219,8 @@ def _reopen_chroma(spec: dict[str, Any]) -> Any:
                                          settings=settings, **options)
         else:
             client = chromadb.PersistentClient(path=spec["path"], settings=settings, **options)
-        return Chroma(client=client, collection_name=spec["collection"], create_collection_if_not_exists=False)
+        return Chroma(client=client, collection_name=spec["collection"], embedding_function=embeddings,
+                      create_collection_if_not_exists=False)
     except Exception as exc:  # a server that is down, a missing collection: one line, not a traceback
         where = f"{spec['host']}:{spec['port']}" if "host" in spec else spec.get("path")
         raise InputError(f"cannot open Chroma collection {spec['collection']!r} at {where} "
@@ -228,8 +270,13 @@ def cleanup(path: str | Path) -> CleanupReport:
         present = present_ids(store, pending)
         if present:
             delete_exactly(store, present)
+    append(path, {"op": "removed", "ids": pending, "by": "cleanup"})
+    return CleanupReport(len(present), len(pending) - len(present), where)
+
+
+def append(path: str | Path, entry: dict[str, Any]) -> None:
+    """Append one line to a closed journal, fsynced."""
     with Path(path).open("a", encoding="utf-8") as handle:
-        handle.write(json.dumps({"op": "removed", "ids": pending, "by": "cleanup"}) + "\n")
+        handle.write(json.dumps(entry) + "\n")
         handle.flush()
         os.fsync(handle.fileno())
-    return CleanupReport(len(present), len(pending) - len(present), where)
