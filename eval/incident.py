@@ -27,10 +27,11 @@ LETTERS = "ABCDEFGHIJ"
 
 
 class StoreRef(Strict):
-    """The user's store, as a journal names it: a Chroma collection (server or folder) or a factory."""
+    """The user's store, as a journal names it: a Chroma or PGVector collection, or a factory."""
 
-    type: Literal["chroma", "factory"]
+    type: Literal["chroma", "pgvector", "factory"]
     collection: str | None = None
+    connection: str | None = Field(None, description="PGVector: SQLAlchemy URL, e.g. postgresql+psycopg://...")
     host: str | None = None
     port: int = 8000
     ssl: bool = False
@@ -45,6 +46,10 @@ class StoreRef(Strict):
             if not self.factory or ":" not in self.factory:
                 raise InputError("expected module:function", field="store.factory")
             return {"type": "factory", "factory": self.factory}
+        if self.type == "pgvector":
+            if not self.collection or not self.connection:
+                raise InputError("a PGVector store needs connection and collection", field="store.connection")
+            return {"type": "pgvector", "connection": self.connection, "collection": self.collection}
         if not self.collection or not (self.host or self.path):
             raise InputError("a Chroma store needs collection and host (a server) or path (a folder)",
                              field="store.collection")

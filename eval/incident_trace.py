@@ -134,4 +134,6 @@ def store_where(spec: dict[str, Any]) -> str:
     if spec.get("type") == "chroma":
         where = f"{spec['host']}:{spec['port']}" if "host" in spec else spec.get("path")
         return f"Chroma collection {spec['collection']!r} at {where}"
+    if spec.get("type") == "pgvector":
+        return f"PGVector collection {spec['collection']!r}"
     return f"the store {spec.get('factory')} returns"

@@ -61,3 +61,19 @@ def chroma_server(tmp_path_factory):
 
     with start(tmp_path_factory.mktemp("chroma-server") / "db") as address:
         yield address
+
+
+@pytest.fixture(scope="session")
+def postgres_server(tmp_path_factory):
+    """One real PostgreSQL server with pgvector (the pgserver package's), on a Unix socket; yields its URI."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import pgserver
+
+    server = pgserver.get_server(tmp_path_factory.mktemp("postgres"), cleanup_mode="delete")
+    try:
+        yield server.get_uri()
+    finally:
+        server.cleanup()

@@ -148,7 +148,7 @@ class Journal:
 
 
 def describe_store(store: Any, reopen: str | None = None) -> dict[str, Any]:
-    """How to reopen a LangChain vector store after a crash: a Chroma connection, a factory, or 'memory'.
+    """How to reopen a LangChain vector store after a crash: Chroma or PGVector connection, a factory, or 'memory'.
 
     ``reopen`` names a function ``module:function`` of the user's that returns the store; otherwise Chroma
     stores are described from their client, and in-process stores (FAISS, InMemoryVectorStore) die with the
@@ -161,6 +161,8 @@ def describe_store(store: Any, reopen: str | None = None) -> dict[str, Any]:
     kind = type(store).__name__
     if kind == "Chroma" and type(store).__module__.startswith("langchain_chroma"):
         return _describe_chroma(store)
+    if kind == "PGVector" and type(store).__module__.startswith("langchain_postgres"):
+        return _describe_pgvector(store)
     if kind in ("FAISS", "InMemoryVectorStore"):
         return {"type": "memory", "class": kind}
     raise InputError(f"cannot tell how to reopen a {kind} after a crash; pass reopen='module:function' naming a "
@@ -186,6 +188,39 @@ def _describe_chroma(store: Any) -> dict[str, Any]:
     return spec
 
 
+def _describe_pgvector(store: Any) -> dict[str, Any]:
+    # langchain-postgres keeps its SQLAlchemy engine in a private attribute; it is read here and nowhere else.
+    # The password is left out of the journal: libpq finds it again in PGPASSWORD or ~/.pgpass.
+    url = store._engine.url
+    return {"type": "pgvector", "connection": url.render_as_string(hide_password=False) if url.password is None
+            else url.set(password=None).render_as_string(), "collection": store.collection_name}
+
+
+def _reopen_pgvector(spec: dict[str, Any], embeddings: Any = None) -> Any:
+    from langchain_postgres import PGVector
+
+    try:
+        return PGVector(embeddings if embeddings is not None else _no_embeddings(), connection=spec["connection"],
+                        collection_name=spec["collection"], create_extension=False)
+    except Exception as exc:  # a server that is down: one line, not a traceback
+        raise InputError(f"cannot open PGVector collection {spec['collection']!r} "
+                         f"({type(exc).__name__}: {str(exc).strip().splitlines()[0]})", field="store") from None
+
+
+def _no_embeddings() -> Any:
+    """Embeddings for a store reopened only to look up, delete and restore ids: any use is an error."""
+    from langchain_core.embeddings import Embeddings
+
+    class NoEmbeddings(Embeddings):
+        def embed_documents(self, texts: list[str]) -> list[list[float]]:
+            raise InputError("this store was reopened without embeddings", field="store")
+
+        def embed_query(self, text: str) -> list[float]:
+            raise InputError("this store was reopened without embeddings", field="store")
+
+    return NoEmbeddings()
+
+
 def reopen_store(spec: dict[str, Any], embeddings: Any = None) -> Any:
     """Reopen the store a journal describes (a LangChain vector store), or None for an in-process store.
 
@@ -202,6 +237,8 @@ def reopen_store(spec: dict[str, Any], embeddings: Any = None) -> Any:
             raise InputError(f"cannot import {spec['factory']}: {exc}", field="store.factory") from None
     if kind == "chroma":
         return _reopen_chroma(spec, embeddings)
+    if kind == "pgvector":
+        return _reopen_pgvector(spec, embeddings)
     raise InputError(f"unknown store type {kind!r}", field="store.type")
 
 

@@ -22,18 +22,37 @@ def _is_chroma(store: Any) -> bool:
     return type(store).__name__ == "Chroma" and type(store).__module__.startswith("langchain_chroma")
 
 
+def _is_pgvector(store: Any) -> bool:
+    return type(store).__name__ == "PGVector" and type(store).__module__.startswith("langchain_postgres")
+
+
+def _pgvector_records(store: Any, ids: list[str]) -> dict[str, dict[str, Any]]:
+    # langchain-postgres returns no stored embeddings through its public API; the rows are read as its own
+    # get_by_ids reads them (its session maker and ORM class), with the embedding column added.
+    from sqlalchemy import select
+
+    with store._make_sync_session() as session:
+        collection = store.get_collection(session)
+        rows = session.execute(select(store.EmbeddingStore).where(store.EmbeddingStore.id.in_(ids)).filter(
+            store.EmbeddingStore.collection_id == collection.uuid)).scalars().all()
+        return {row.id: {"id": row.id, "document": row.document, "metadata": row.cmetadata,
+                         "embedding": _floats(row.embedding)} for row in rows}
+
+
 def _floats(values: Any) -> list[float]:
     # float32 widened to a Python float is exact, and json writes the shortest repr that reads back to it
     return [float(x) for x in values]
 
 
 def snapshot(store: Any, ids: list[str]) -> list[dict[str, Any]]:
-    """The records under ``ids``, in full: Chroma's stored embedding too; other stores' document and metadata."""
+    """The records under ``ids``, in full: Chroma's and PGVector's stored embedding too; else document and metadata."""
     if _is_chroma(store):
         got = store.get(ids=ids, include=["documents", "metadatas", "embeddings"])
         by_id = {doc_id: {"id": doc_id, "document": doc, "metadata": meta, "embedding": _floats(emb)}
                  for doc_id, doc, meta, emb in zip(got["ids"], got["documents"], got["metadatas"],
                                                    got["embeddings"], strict=True)}
+    elif _is_pgvector(store):
+        by_id = _pgvector_records(store, ids)
     else:
         by_id = {doc.id: {"id": doc.id, "document": doc.page_content, "metadata": dict(doc.metadata or {})}
                  for doc in store.get_by_ids(ids)}
@@ -44,7 +63,7 @@ def snapshot(store: Any, ids: list[str]) -> list[dict[str, Any]]:
 
 
 def put_back(store: Any, records: list[dict[str, Any]]) -> None:
-    """Add records exactly as they were (Chroma: with their stored embeddings; other stores re-embed)."""
+    """Add records exactly as they were (Chroma, PGVector: with their stored embeddings; other stores re-embed)."""
     if not records:
         return
     if _is_chroma(store):
@@ -53,6 +72,10 @@ def put_back(store: Any, records: list[dict[str, Any]]) -> None:
         store._collection.add(ids=[r["id"] for r in records], documents=[r["document"] for r in records],
                               metadatas=[r["metadata"] or None for r in records],
                               embeddings=[r["embedding"] for r in records])
+        return
+    if _is_pgvector(store):
+        store.add_embeddings([r["document"] for r in records], [r["embedding"] for r in records],
+                             metadatas=[r["metadata"] or {} for r in records], ids=[r["id"] for r in records])
         return
     from langchain_core.documents import Document
 

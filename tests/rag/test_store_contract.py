@@ -15,6 +15,7 @@ N_CLEAN = 300  # enough for IVF-PQ to train on
 VARIANTS = {
     "faiss": [{"index": "flat"}, {"index": "hnsw"}, {"index": "ivfpq", "pq_m": 8}],
     "chroma": ["embedded", "server"],
+    "pgvector": ["private", "dsn"],  # a server of its own; a PostgreSQL server the tests start, by its dsn
 }
 
 
@@ -32,6 +33,10 @@ def make_store(request, tmp_path):
         elif variant == "server":
             host, port = request.getfixturevalue("chroma_server")
             params = {"host": host, "port": port}
+        elif variant == "private":
+            params = {}
+        elif variant == "dsn":
+            params = {"dsn": request.getfixturevalue("postgres_server")}
         return STORES.create(name, params, dim=DIM)
 
     return make
