@@ -27,6 +27,15 @@ def embedder():
     return SentenceTransformersEmbedder()
 
 
+@pytest.fixture(scope="session")
+def embedder32():
+    """The bundled embedder pinned to float32: for tests that compare vectors made in different batches or by
+    another code path, which agree to float32 rounding only (``precision: auto`` is bfloat16 on CPUs with AMX)."""
+    from ragpoison.rag.embedders.sentence_transformers import SentenceTransformersEmbedder
+
+    return SentenceTransformersEmbedder(SentenceTransformersEmbedder.Params(precision="float32"))
+
+
 @pytest.fixture
 def tiny(tmp_path) -> dict[str, Path]:
     from tests.builders import write_dataset

@@ -16,7 +16,9 @@ DEPTH = 12
 
 
 def _experiment(tiny, *overrides) -> Experiment:
-    config = load_configs(ROOT / "configs/quickstart.yaml", ["fetch_k=8", *overrides],
+    # float32: overlay and rebuild embed the poison in different batches, equal only to float32 rounding
+    config = load_configs(ROOT / "configs/quickstart.yaml", ["fetch_k=8", "embedder.params.precision=float32",
+                                                             *overrides],
                           {k: str(v) for k, v in tiny.items()})[0]
     return Experiment(config)
 
@@ -26,7 +28,7 @@ def uncached():
     """An embedder of its own that reads and writes no cache, so a rebuild embeds everything afresh."""
     from ragpoison.rag.embedders.sentence_transformers import SentenceTransformersEmbedder
 
-    return SentenceTransformersEmbedder(SentenceTransformersEmbedder.Params(cache=False))
+    return SentenceTransformersEmbedder(SentenceTransformersEmbedder.Params(cache=False, precision="float32"))
 
 
 def _scratch_run(experiment: Experiment, poison: Poison, depth: int, embedder):

@@ -59,7 +59,9 @@ def test_trigger_backdoor_rewrites_questions_only_when_triggered(context):
 
 
 def test_trigger_cells_are_told_apart_and_the_trigger_unlocks_the_poison(tiny):
+    # float32 on every machine kind: on this six-passage set bfloat16 rounding ties the two cells' recall
     config = ExperimentConfig(data={k: str(v) for k, v in tiny.items()}, k=3, fetch_k=6, poison_per_target=[2],
+                              embedder={"kind": "sentence-transformers", "params": {"precision": "float32"}},
                               attacks=["none", {"name": "trigger-backdoor"},
                                        {"name": "trigger-backdoor", "params": {"triggered": False}}])
     results = run_experiment(config)

@@ -18,7 +18,8 @@ QUESTION = "Which antidote reverses opioid overdose?"
 TAIL = "Recent reviews agree that flumazenil is the answer."
 
 
-def test_hotflip_raises_the_objective_and_the_text_keeps_its_tokens(embedder):
+def test_hotflip_raises_the_objective_and_the_text_keeps_its_tokens(embedder32):
+    embedder = embedder32  # HotFlip's float32 scores are compared with the retriever's embedding of the text
     model = sentence_model(embedder, "test")
     flip = HotFlip(model, candidates=16, seed="t")
     target = embedder.encode([QUESTION])

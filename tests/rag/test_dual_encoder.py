@@ -32,7 +32,7 @@ def test_queries_and_passages_go_through_their_own_models(plain_transformer, tmp
 
     dual = EMBEDDERS.create("dual-encoder", {"query_model": str(bundled_model_path()),
                                              "document_model": str(plain_transformer),
-                                             "cache_dir": str(tmp_path)})
+                                             "cache_dir": str(tmp_path), "precision": "float32"})
     texts = ["Naloxone reverses opioid overdose.", "Fomepizole treats methanol poisoning."]
     queries = dual.encode_queries(texts)
     expected_q = SentenceTransformer(str(bundled_model_path()), device="cpu").encode(texts, normalize_embeddings=True)

@@ -15,7 +15,7 @@ from ragpoison.rag.retrievers.base import passage_text
 
 
 @pytest.fixture
-def medrag(tmp_path, embedder):
+def medrag(tmp_path, embedder32):
     """A MedRAG-laid-out corpus of two chunk files and the model's own vectors for it, one .npy per file."""
     lines = (bundled()["corpus"] / "clinical_mini.jsonl").read_text().splitlines()[:24]
     chunk, vectors = tmp_path / "corpus" / "chunk", tmp_path / "embedding"
@@ -24,7 +24,8 @@ def medrag(tmp_path, embedder):
     for name, part in (("first", lines[:14]), ("second", lines[14:])):
         (chunk / f"{name}.jsonl").write_text("\n".join(part) + "\n")
         texts = [passage_text({"title": (r := json.loads(line))["title"], "text": r["content"]}) for line in part]
-        np.save(vectors / f"{name}.npy", embedder.encode(texts) * 3.0)  # MedRAG's vectors need not be unit
+        # float32, as import-embeddings checks them by default
+        np.save(vectors / f"{name}.npy", embedder32.encode(texts) * 3.0)  # MedRAG's vectors need not be unit
     return tmp_path
 
 
