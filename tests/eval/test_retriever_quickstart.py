@@ -36,3 +36,17 @@ def test_provenance_still_stops_the_attack_under_bm25_and_hybrid(cells):
     for label in ("bm25", "hybrid"):
         defended = cells[label][("poisonedrag-blackbox", "provenance")]
         assert defended.poison_hit_rate == 0.0 and defended.flip_rate <= 0.05
+
+
+def test_pgvector_with_no_server_configured_gives_faiss_trials(tmp_path):
+    """The embedded default starts its own PostgreSQL; every trial's context and answer equal FAISS's."""
+    import pandas as pd
+
+    runs = {}
+    for store in ("faiss", "pgvector"):
+        configs = load_configs(ROOT / "configs/quickstart.yaml", [f"store.kind={store}", "defenses=[none]"])
+        run_sweep(configs, tmp_path / store)
+        trials = pd.read_parquet(tmp_path / store / "trials.parquet").sort_values(["attack", "qid"])
+        runs[store] = trials[["attack", "qid", "retrieved_ids", "context_ids", "answer"]].astype(str).to_numpy()
+    assert len(runs["faiss"]) >= 100
+    assert (runs["faiss"] == runs["pgvector"]).all()
