@@ -86,6 +86,9 @@ def put_back(store: Any, records: list[dict[str, Any]]) -> None:
 def quarantine(store: Any, spec: dict[str, Any], ids: list[str], journal: str | Path, *,
                progress: Callable[[int, int], object] | None = None) -> int:
     """Journal the records under ``ids``, then delete them in chunks; ``progress(done, total)`` after each chunk."""
+    if spec.get("type") == "memory" or type(store).__name__ in ("FAISS", "InMemoryVectorStore"):
+        raise InputError(f"a {type(store).__name__} store lives in this process: a quarantine would not outlive it "
+                         "(quarantine needs a store with a server or a database on disk)", field="store")
     records = snapshot(store, ids)
     record = Journal(journal, spec)
     try:

@@ -205,3 +205,16 @@ def test_a_journal_holding_quarantined_records_is_never_overwritten(tmp_path):
     with pytest.raises(InputError, match="ragpoison restore"):
         Journal(journal, spec)
     assert read_journal(journal).held == ["a"] and read_journal(journal).pending == []
+
+
+def test_an_in_process_store_is_never_quarantined(tmp_path, lc_embeddings):
+    from langchain_core.vectorstores import InMemoryVectorStore
+    from ragpoison.eval.langchain.quarantine import quarantine
+    from ragpoison.rag.errors import InputError
+
+    store = InMemoryVectorStore(lc_embeddings)
+    store.add_documents([passage_document("a", {"title": "", "text": "Naloxone reverses opioid overdose."})],
+                        ids=["a"])
+    with pytest.raises(InputError, match="would not outlive it"):
+        quarantine(store, {"type": "factory", "factory": "m:f"}, ["a"], tmp_path / "j.jsonl")
+    assert not (tmp_path / "j.jsonl").exists() and len(store.get_by_ids(["a"])) == 1
