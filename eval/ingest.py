@@ -36,6 +36,7 @@ class IngestConfig(Strict):
     chunk_size: int = Field(1000, ge=50, description="characters per chunk (MedRAG: 1000)")
     chunk_overlap: int = Field(200, ge=0, description="characters shared by neighbouring chunks (MedRAG: 200)")
     source: str = Field("ingest", min_length=1, description="the source field every chunk carries")
+    visible_only: bool = Field(False, description="extract only the text a reader of the rendered document sees")
 
 
 @dataclass(frozen=True)
@@ -57,7 +58,7 @@ def _read(path: Path) -> bytes:
     return data
 
 
-def _html(path: Path) -> Document:
+def _html(path: Path, visible: bool = False) -> Document:
     from bs4 import BeautifulSoup
 
     raw = _read(path)
@@ -83,19 +84,28 @@ def _html(path: Path) -> Document:
         if meta is not None and meta.get("content"):
             published = str(meta.get("content"))
             break
+    if visible:
+        from ragpoison.eval.visible import visible_html
+
+        return Document(path, "html", title, visible_html(markup), url, published)
     if soup.title is not None:
         soup.title.decompose()  # the title is the passage's title, not part of its text
     return Document(path, "html", title, soup.get_text("\n"), url, published)
 
 
-def _pdf(path: Path) -> Document:
+def _pdf(path: Path, visible: bool = False) -> Document:
     from pypdf import PdfReader
     from pypdf.errors import PyPdfError
 
     _read(path)
     try:
         reader = PdfReader(path, strict=False)
-        text = "\n".join(page.extract_text() or "" for page in reader.pages)
+        if visible:
+            from ragpoison.eval.visible import visible_pdf
+
+            text = visible_pdf(path)
+        else:
+            text = "\n".join(page.extract_text() or "" for page in reader.pages)
         info: Any = reader.metadata or {}
     except (PyPdfError, ValueError, KeyError, OSError) as exc:
         raise InputError(f"not a readable PDF ({type(exc).__name__}: {exc})", path=path) from None
@@ -106,7 +116,7 @@ def _pdf(path: Path) -> Document:
     return Document(path, "pdf", title, text, "", published)
 
 
-def _markdown(path: Path) -> Document:
+def _markdown(path: Path, visible: bool = False) -> Document:
     raw = _read(path)
     try:
         text = raw.decode("utf-8")
@@ -119,20 +129,27 @@ def _markdown(path: Path) -> Document:
             key, _, value = line.partition(":")
             front[key.strip().lower()] = value.strip().strip("\"'")
         text = text[match.end():]
+    if visible:
+        from ragpoison.eval.visible import visible_markdown
+
+        text = visible_markdown(text)
     heading = re.search(r"^#\s+(.+)$", text, re.M)
     title = front.get("title") or (heading[1].strip() if heading else path.stem)
     return Document(path, "markdown", title, text, front.get("url", ""), front.get("date", ""))
 
 
-EXTRACTORS: dict[str, Callable[[Path], Document]] = {"html": _html, "pdf": _pdf, "markdown": _markdown}
+EXTRACTORS: dict[str, Callable[[Path, bool], Document]] = {"html": _html, "pdf": _pdf, "markdown": _markdown}
 
 
-def extract(path: Path) -> Document:
-    """A document's text and provenance, by its extension; one-line errors naming the file."""
+def extract(path: Path, visible: bool = False) -> Document:
+    """A document's text and provenance, by its extension; one-line errors naming the file.
+
+    ``visible``: only the text a person viewing the rendered document sees (``ragpoison.eval.visible``).
+    """
     kind = FORMATS.get(path.suffix.lower())
     if kind is None:
         raise InputError(f"unsupported extension {path.suffix or '(none)'!r} (html, htm, pdf, md, markdown)", path=path)
-    document = EXTRACTORS[kind](path)
+    document = EXTRACTORS[kind](path, visible)
     if not document.text.strip():
         raise InputError("no text to index in the document", path=path)
     return document
@@ -192,7 +209,7 @@ def ingest(inputs: Iterable[str | Path], out: str | Path, config: IngestConfig, 
     lines: list[str] = []
     for path in files:
         try:
-            document = extract(path)
+            document = extract(path, config.visible_only)
         except InputError as exc:
             if not skip_bad:
                 raise

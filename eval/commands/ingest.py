@@ -19,6 +19,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--chunk-size", type=int, help="characters per chunk (ingest.chunk_size; default 1000)")
     parser.add_argument("--chunk-overlap", type=int, help="characters shared by neighbouring chunks (default 200)")
     parser.add_argument("--source", help="the source every chunk carries (ingest.source; default 'ingest')")
+    parser.add_argument("--visible-only", action="store_true", default=None,
+                        help="extract only the text a reader of the rendered page sees (ingest.visible_only)")
     parser.add_argument("--skip-bad", action="store_true",
                         help="skip documents that cannot be read (counted and named) instead of stopping")
 
@@ -42,7 +44,7 @@ def _config(args: argparse.Namespace) -> object:
         if not isinstance(section, dict):
             raise InputError("expected an `ingest:` mapping", path=path, field="ingest")
         tree.update(section)
-    for key in ("chunk_size", "chunk_overlap", "source"):
+    for key in ("chunk_size", "chunk_overlap", "source", "visible_only"):
         value = getattr(args, key)
         if value is not None:
             tree[key] = value
