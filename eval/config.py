@@ -81,10 +81,20 @@ def _check_rates(value: list[float] | None) -> list[float] | None:
     return value
 
 
+class IngestConfig(Strict):
+    """The ``ingest`` section: how documents become passages (``ragpoison ingest``, ``data.documents``)."""
+
+    chunk_size: int = Field(1000, ge=50, description="characters per chunk (MedRAG: 1000)")
+    chunk_overlap: int = Field(200, ge=0, description="characters shared by neighbouring chunks (MedRAG: 200)")
+    source: str = Field("ingest", min_length=1, description="the source field every chunk carries")
+    visible_only: bool = Field(False, description="extract only the text a reader of the rendered document sees")
+
+
 class DataConfig(Strict):
     """Where the corpus, questions and targets come from (None: the bundled clinical_mini set)."""
 
     corpus: str | None = None
+    documents: str | None = Field(None, description="a folder of HTML, PDF and Markdown documents, ingested as corpus")
     questions: str | None = None
     targets: str | None = None
 
@@ -109,6 +119,7 @@ class ExperimentConfig(PoisonAmounts):
     retriever: ComponentConfig = ComponentConfig(kind="dense")
     generator: ComponentConfig = ComponentConfig(kind="extractive")
     data: DataConfig = DataConfig()
+    ingest: IngestConfig = IngestConfig()
     attacks: list[AttackSpec] = Field(default_factory=lambda: [AttackSpec(name="none")])
     defenses: list[PluginSpec] = Field(default_factory=lambda: [PluginSpec(name="none")])
     retrieval_mode: Literal["question", "paraphrase"] = Field(

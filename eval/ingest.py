@@ -22,21 +22,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field
-from ragpoison.eval.config import Strict
+from ragpoison.eval.config import IngestConfig
 from ragpoison.rag.errors import InputError
 
 FORMATS = {".html": "html", ".htm": "html", ".pdf": "pdf", ".md": "markdown", ".markdown": "markdown"}
 _DATE_META = ("citation_publication_date", "article:published_time", "dc.date", "date", "citation_date")
-
-
-class IngestConfig(Strict):
-    """The ``ingest`` section: how documents become passages."""
-
-    chunk_size: int = Field(1000, ge=50, description="characters per chunk (MedRAG: 1000)")
-    chunk_overlap: int = Field(200, ge=0, description="characters shared by neighbouring chunks (MedRAG: 200)")
-    source: str = Field("ingest", min_length=1, description="the source field every chunk carries")
-    visible_only: bool = Field(False, description="extract only the text a reader of the rendered document sees")
 
 
 @dataclass(frozen=True)
@@ -221,8 +211,10 @@ def ingest(inputs: Iterable[str | Path], out: str | Path, config: IngestConfig, 
         for index, text in enumerate(parts):
             record = {"id": f"{stem}#{index}", "title": document.title, "content": text,
                       "contents": f"{document.title}. {text}" if document.title else text,
-                      "source": config.source, "document": document.url or str(path), "format": document.format,
+                      "source": config.source, "document": str(path.resolve()), "format": document.format,
                       "chunk": index}
+            if document.url:
+                record["url"] = document.url
             if document.published:
                 record["published"] = document.published
             lines.append(json.dumps(record, ensure_ascii=False))
@@ -243,3 +235,23 @@ def ingest(inputs: Iterable[str | Path], out: str | Path, config: IngestConfig, 
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return report
+
+
+def ingested(folder: str | Path, config: IngestConfig) -> Path:
+    """The corpus ``ingest`` makes of a folder of documents (``data.documents`` in a run's config).
+
+    Built once in the cache and reused while the documents and the ingest settings are unchanged.
+    """
+    import hashlib
+
+    from ragpoison.rag.cache import default_cache_dir
+
+    folder = Path(folder)
+    files = document_files([folder])
+    digest = hashlib.sha256(config.model_dump_json().encode())
+    for path in files:
+        digest.update(str(path.relative_to(folder)).encode() + b"\0" + path.read_bytes())
+    out = default_cache_dir() / "ingested" / digest.hexdigest()[:24]
+    if not (out / "chunk" / "documents.jsonl").is_file():
+        ingest([folder], out, config)
+    return out

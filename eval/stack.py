@@ -34,6 +34,15 @@ class Inputs:
 def data_paths(config: ExperimentConfig) -> dict[str, str | None]:
     """Resolve data paths; an unset corpus means the bundled set (questions and targets with it)."""
     data = config.data
+    if data.documents is not None:
+        if data.corpus is not None:
+            raise InputError("give data.corpus or data.documents, not both", field="data.documents")
+        if data.questions is None:
+            raise InputError("a corpus of documents needs a question file too (--questions)", field="data.questions")
+        from ragpoison.eval.ingest import ingested
+
+        return {"corpus": str(ingested(data.documents, config.ingest)), "questions": data.questions,
+                "targets": data.targets}
     if data.corpus is None:
         default = {key: str(value) for key, value in bundled().items()}
         return {"corpus": default["corpus"], "questions": data.questions or default["questions"],

@@ -128,7 +128,7 @@ def parse_medrag_passage(file: Path, line_no: int, raw: str | bytes) -> tuple[st
         raise InputError("must be a string", path=file, line=line_no, field="title")
     passage: dict[str, str] = {"title": title, "text": content}
     # A signature (from `ragpoison sign`) travels with the passage so that a filter can verify it.
-    for key in ("source", "published", "reference", "signature"):
+    for key in ("source", "published", "reference", "signature", "document", "url"):
         value = record.get(key)
         if value is not None:
             if not isinstance(value, str):

@@ -71,7 +71,8 @@ def test_a_folder_of_documents_becomes_a_chunked_corpus_with_provenance(docs, tm
     assert all(len(r["content"]) <= 300 for r in records)
     assert all(corpus[r["id"]]["source"] == "hospital-wiki" for r in records)
     html = by_format["html"]
-    assert {r["document"] for r in html} == {"https://example.org/apap"}
+    assert {r["url"] for r in html} == {"https://example.org/apap"}
+    assert {r["document"] for r in html} == {str((docs / "web" / "apap.html").resolve())}
     assert {r["published"] for r in html} == {"2021-03-04"} and html[0]["title"] == "Acetaminophen overdose"
     assert [r["chunk"] for r in html] == list(range(len(html)))
     md = by_format["markdown"]
