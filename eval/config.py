@@ -180,20 +180,27 @@ def parse_override(item: str) -> tuple[str, Any]:
 GRID_AXES = ("seed", "k", "retriever.kind", "store.kind", "retrieval_mode")
 
 
+def read_yaml_mapping(path: str | Path) -> dict[str, Any]:
+    """A YAML config file's top-level mapping (empty file: {}), with one-line errors naming the file and line."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError("no such config file", path=path)
+    try:
+        tree = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        raise InputError("malformed YAML", path=path, line=mark.line + 1 if mark else None) from None
+    if not isinstance(tree, dict):
+        raise InputError("expected a mapping at the top level", path=path)
+    return tree
+
+
 def _read_tree(path: str | Path | None, overrides: list[str], data: dict[str, str | None] | None,
                ) -> dict[str, Any]:
     tree: dict[str, Any] = {}
     if path is not None:
         path = Path(path)
-        if not path.is_file():
-            raise InputError("no such config file", path=path)
-        try:
-            tree = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            raise InputError("malformed YAML", path=path, line=mark.line + 1 if mark else None) from None
-        if not isinstance(tree, dict):
-            raise InputError("expected a mapping at the top level", path=path)
+        tree = read_yaml_mapping(path)
         section = tree.get("data")
         if isinstance(section, dict):
             for key, value in section.items():

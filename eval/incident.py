@@ -16,9 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import Field, ValidationError
-from ragpoison.eval.config import ComponentConfig, Strict
+from ragpoison.eval.config import ComponentConfig, Strict, read_yaml_mapping
 from ragpoison.rag.errors import InputError
 from ragpoison.rag.plugin import validation_to_input_error
 from ragpoison.rag.types import Question
@@ -73,18 +72,8 @@ class IncidentConfig(Strict):
 
 def load_incident_config(path: str | Path) -> IncidentConfig:
     """Read an incident config (YAML), naming the key at fault."""
-    path = Path(path)
-    if not path.is_file():
-        raise InputError("no such config file", path=path)
     try:
-        tree = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        raise InputError("malformed YAML", path=path, line=None if mark is None else mark.line + 1) from None
-    if not isinstance(tree, dict):
-        raise InputError("expected a mapping", path=path)
-    try:
-        return IncidentConfig.model_validate(tree)
+        return IncidentConfig.model_validate(read_yaml_mapping(path))
     except ValidationError as exc:
         raise validation_to_input_error(exc, path=str(path)) from None
 

@@ -114,9 +114,13 @@ class IncidentTracer:
         copies: list[tuple[str, str, float]] = []
         seen = set(flagged)
         for doc_id, candidate in flagged.items():
-            for hit in self._retrieve(passage_text(candidate.passage), NEIGHBOURS, set(flagged)):
-                vector = self.embedder.encode([passage_text(candidate.passage)])[0]
-                cosine = float(self.embedder.encode([passage_text(hit.passage)])[0] @ vector)
+            text = passage_text(candidate.passage)
+            hits = self._retrieve(text, NEIGHBOURS, set(flagged))
+            if not hits:
+                continue
+            vector = self.embedder.encode([text])[0]
+            cosines = self.embedder.encode([passage_text(hit.passage) for hit in hits]) @ vector
+            for hit, cosine in zip(hits, (float(c) for c in cosines), strict=True):
                 if cosine >= NEIGHBOUR_COSINE and hit.doc_id not in seen:
                     seen.add(hit.doc_id)
                     copies.append((doc_id, hit.doc_id, round(cosine, 4)))

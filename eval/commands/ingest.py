@@ -26,23 +26,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _config(args: argparse.Namespace) -> object:
-    import yaml
     from pydantic import ValidationError
-    from ragpoison.eval.ingest import IngestConfig
+    from ragpoison.eval.config import IngestConfig, read_yaml_mapping
     from ragpoison.rag.plugin import validation_to_input_error
 
     tree: dict = {}
     if args.config:
-        path = Path(args.config)
-        if not path.is_file():
-            raise InputError("no such config file", path=path)
-        try:
-            loaded = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        except yaml.YAMLError:
-            raise InputError("malformed YAML", path=path) from None
-        section = loaded.get("ingest", {}) if isinstance(loaded, dict) else None
+        section = read_yaml_mapping(args.config).get("ingest", {})
         if not isinstance(section, dict):
-            raise InputError("expected an `ingest:` mapping", path=path, field="ingest")
+            raise InputError("expected an `ingest:` mapping", path=args.config, field="ingest")
         tree.update(section)
     for key in ("chunk_size", "chunk_overlap", "source", "visible_only"):
         value = getattr(args, key)

@@ -50,6 +50,11 @@ class JournalState:
         return [doc_id for doc_id in self.injected + taken if doc_id not in self.removed]
 
     @property
+    def where(self) -> str:
+        """The store in a word or two: its collection, factory or class."""
+        return str(self.store.get("collection") or self.store.get("factory") or self.store.get("class", "store"))
+
+    @property
     def held(self) -> list[str]:
         """Quarantined ids not yet restored: the records only this journal holds once they are deleted."""
         return [doc_id for doc_id in self.quarantined if doc_id not in self.restored]
@@ -295,12 +300,11 @@ class CleanupReport:
 def cleanup(path: str | Path) -> CleanupReport:
     """Remove from the store every id the journal lists as injected and not removed, then mark them removed."""
     state = read_journal(path)
-    spec = state.store
-    where = spec.get("collection") or spec.get("factory") or spec.get("class", "store")
+    where = state.where
     pending = state.pending
     if not pending:
         return CleanupReport(0, 0, where)
-    store = reopen_store(spec)
+    store = reopen_store(state.store)
     if store is None:  # an in-process store: the crash that stopped the attack took the store with it
         present: list[str] = []
     else:

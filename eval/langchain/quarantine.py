@@ -118,12 +118,11 @@ class RestoreReport:
 def restore(path: str | Path) -> RestoreReport:
     """Put back every record the journal quarantined and has not restored; mark them restored."""
     state = read_journal(path)
-    spec = state.store
-    where = spec.get("collection") or spec.get("factory") or spec.get("class", "store")
+    where = state.where
     held = state.held
     if not held:
         return RestoreReport(0, 0, where)
-    store = reopen_store(spec)
+    store = reopen_store(state.store)
     if store is None:
         raise InputError("the journal names an in-process store, which did not outlive its process",
                          path=path, field="store")

@@ -101,6 +101,7 @@ class PgvectorStore(VectorStore):
             raise InputError(f"{table!r} is not a plain lower-case table name", field="store.params.table")
         self.table = table
         self._conn: psycopg.Connection[Any] | None = None
+        self._finalizer: weakref.finalize | None = None
         self._next = 0
         self._retired: dict[str, int] = {}
 
@@ -125,7 +126,7 @@ class PgvectorStore(VectorStore):
                 raise InputError(f"cannot create table {self.table!r} ({type(exc).__name__}: "
                                  f"{str(exc).strip().splitlines()[0]})", field="store.params.table") from None
             self._conn = conn
-            weakref.finalize(self, _drop, conn, self.table)
+            self._finalizer = weakref.finalize(self, _drop, conn, self.table)
         return self._conn
 
     def add(self, ids: list[str], vectors: Vectors) -> None:
@@ -193,9 +194,9 @@ class PgvectorStore(VectorStore):
 
     def close(self) -> None:
         """Drop the table and close the connection."""
-        if self._conn is not None:
-            _drop(self._conn, self.table)
-            self._conn = None
+        if self._finalizer is not None:
+            self._finalizer()  # drops the table once; the finalizer then never runs again
+        self._conn = None
 
 
 def _drop(conn: Any, table: str) -> None:

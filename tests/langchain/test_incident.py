@@ -105,11 +105,9 @@ QUARANTINER = textwrap.dedent("""
 """)
 
 
-def test_a_killed_quarantine_is_undone_by_restore_or_completed_by_cleanup(planted, chroma_server, tmp_path):
-    store = planted[0]
+def _kill_midway(chroma_server, tmp_path, journal):
+    """Run a quarantine of 20 passages in a subprocess and SIGKILL it after 10 are deleted."""
     host, port = chroma_server
-    before = chroma_snapshot(store)
-    journal = tmp_path / "crash.jsonl"
     script = tmp_path / "quarantiner.py"
     script.write_text(QUARANTINER)
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
@@ -122,6 +120,14 @@ def test_a_killed_quarantine_is_undone_by_restore_or_completed_by_cleanup(plante
         worker.send_signal(signal.SIGKILL)
         worker.wait()
     assert worker.returncode == -signal.SIGKILL
+    return env
+
+
+def test_a_killed_quarantine_is_undone_by_restore_or_completed_by_cleanup(planted, chroma_server, tmp_path):
+    store = planted[0]
+    before = chroma_snapshot(store)
+    journal = tmp_path / "crash.jsonl"
+    env = _kill_midway(chroma_server, tmp_path, journal)
     assert len(chroma_snapshot(store)) == len(before) - 10  # killed halfway through
     assert len(read_journal(journal).held) == 20
 
@@ -139,20 +145,10 @@ def test_a_killed_quarantine_is_undone_by_restore_or_completed_by_cleanup(plante
 
 def test_a_kill_mid_quarantine_then_restore_alone(planted, chroma_server, tmp_path):
     store = planted[0]
-    host, port = chroma_server
     before = chroma_snapshot(store)
     journal = tmp_path / "crash2.jsonl"
-    script = tmp_path / "quarantiner.py"
-    script.write_text(QUARANTINER)
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    worker = subprocess.Popen([sys.executable, str(script), host, str(port), "incident-user", str(journal)],
-                              stdout=subprocess.PIPE, text=True, env=env, cwd=ROOT)
-    try:
-        worker.stdout.readline()
-        worker.stdout.readline()
-    finally:
-        worker.send_signal(signal.SIGKILL)
-        worker.wait()
+    _kill_midway(chroma_server, tmp_path, journal)
+    assert len(chroma_snapshot(store)) == len(before) - 10
     assert main(["restore", str(journal)]) == 0
     assert chroma_snapshot(store) == before
 
