@@ -34,7 +34,7 @@ def measure_floor(config: ExperimentConfig, inputs: Inputs, trials: list[Trial])
     numerics = resolve("cpu", config.embedder.params.get("precision", "auto"))  # the sweep's own precision
 
     def encode(texts: list[str]) -> np.ndarray:
-        return encode_with(model, texts, 64, numerics)
+        return encode_with(model, texts, None, numerics)
 
     vectors = parts.time("corpus_embedding", lambda: encode([passage_text(p) for p in inputs.corpus.values()]))
     poisons = [craft(c, inputs, config.seed) for c in conditions(config)]

@@ -47,7 +47,7 @@ def run_langchain_rebuild(config: ExperimentConfig, inputs: Inputs,
             return self.encode([text])[0].tolist()
 
         def encode(self, texts: list[str]) -> np.ndarray:
-            return encode_with(self.model, texts, 64, numerics)
+            return encode_with(self.model, texts, None, numerics)
 
     numerics = Numerics("cpu", precision)
     embeddings = MiniLM()

@@ -12,22 +12,27 @@ from ragpoison.rag.loaders import load_corpus
 TRUSTED = ("pubmed", "statpearls", "textbook", "guideline")
 
 
-def write_synthetic_corpus(source_corpus: Path, n_passages: int, seed: int, out: Path) -> Path:
+def write_synthetic_corpus(source_corpus: Path, n_passages: int, seed: int, out: Path,
+                           per_file: int | None = None) -> Path:
     """Keep the bundled passages and add recombined ones (sentences of two passages, shuffled) up to n.
 
     A recombination that repeats a passage already written (same title and text) is drawn again: two ids
-    for one text tie exactly on every score, so their order would say nothing about a retriever.
+    for one text tie exactly on every score, so their order would say nothing about a retriever. With
+    ``per_file``, the corpus is a MedRAG folder (``out/chunk/synthetic0000.jsonl``, ... of ``per_file`` lines
+    each, with MedRAG's ``contents`` field) and the folder is returned; else one JSONL file.
     """
     corpus = load_corpus(source_corpus)
     rng = random.Random(seed)
     ids = list(corpus)
     seen = {(passage["title"], passage["text"]) for passage in corpus.values()}
     out.mkdir(parents=True, exist_ok=True)
-    path = out / "synthetic.jsonl"
-    with path.open("w", encoding="utf-8") as handle:
+    if per_file:
+        (out / "chunk").mkdir(exist_ok=True)
+    sink = _Sink(out, per_file)
+    with sink:
         for doc_id, passage in corpus.items():
-            handle.write(json.dumps({"id": doc_id, "title": passage["title"], "content": passage["text"],
-                                     "source": passage["source"]}) + "\n")
+            sink.write({"id": doc_id, "title": passage["title"], "content": passage["text"],
+                        "source": passage["source"]})
         written = 0
         while written < n_passages - len(corpus):
             first, second = (corpus[d] for d in rng.sample(ids, 2))
@@ -38,7 +43,35 @@ def write_synthetic_corpus(source_corpus: Path, n_passages: int, seed: int, out:
             if (first["title"], text) in seen:
                 continue
             seen.add((first["title"], text))
-            handle.write(json.dumps({"id": f"syn_{written:06d}", "title": first["title"], "content": text,
-                                     "source": source}) + "\n")
+            sink.write({"id": f"syn_{written:06d}",
+                        "title": first["title"], "content": text, "source": source})
             written += 1
-    return path
+    return out if per_file else sink.path
+
+
+class _Sink:
+    """One JSONL file, or MedRAG chunk files of ``per_file`` lines each (with MedRAG's ``contents``)."""
+
+    def __init__(self, out: Path, per_file: int | None) -> None:
+        self.out, self.per_file, self.lines = out, per_file, 0
+        self.path = out / "synthetic.jsonl"
+        self.handle = None if per_file else self.path.open("w", encoding="utf-8")
+
+    def write(self, row: dict[str, str]) -> None:
+        if self.per_file:
+            if self.lines % self.per_file == 0:
+                if self.handle is not None:
+                    self.handle.close()
+                name = f"synthetic{self.lines // self.per_file:04d}.jsonl"
+                self.handle = (self.out / "chunk" / name).open("w", encoding="utf-8")
+            row = {**row, "contents": f"{row['title']}. {row['content']}"}
+        assert self.handle is not None
+        self.handle.write(json.dumps(row) + "\n")
+        self.lines += 1
+
+    def __enter__(self) -> _Sink:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.handle is not None:
+            self.handle.close()

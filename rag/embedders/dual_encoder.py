@@ -12,6 +12,7 @@ from ragpoison.rag._hub import resolve_model
 from ragpoison.rag.cache import default_cache_dir
 from ragpoison.rag.embedders._cache import EmbeddingCache, cached_encode, text_key
 from ragpoison.rag.embedders._numerics import Numerics, Precision, resolve
+from ragpoison.rag.embedders._shapes import shape_key
 from ragpoison.rag.embedders.base import Embedder
 from ragpoison.rag.embedders.sentence_transformers import embedding_dimension, encode_with, model_fingerprint
 from ragpoison.rag.errors import InputError
@@ -119,7 +120,8 @@ class DualEncoderEmbedder(Embedder):
         p = self.params
         return (f"dual[{self.query_path.name}@{model_fingerprint(self.query_path)}|"
                 f"{self.document_path.name}@{model_fingerprint(self.document_path)}|{p.pooling}|"
-                f"norm={p.normalize}|{p.query_max_length}|{p.document_max_length}|{self.numerics.key}]")
+                f"norm={p.normalize}|{p.query_max_length}|{p.document_max_length}|{self.numerics.key}"
+                f"{shape_key(self.numerics, p.batch_size)}]")
 
     @property
     def source(self) -> str:

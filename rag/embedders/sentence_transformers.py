@@ -9,10 +9,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
+from pydantic import Field
 from ragpoison.rag._hub import ModelSource, resolve_model
 from ragpoison.rag.cache import default_cache_dir
 from ragpoison.rag.embedders._cache import EmbeddingCache, cached_encode, text_key
 from ragpoison.rag.embedders._numerics import Numerics, Precision, resolve
+from ragpoison.rag.embedders._shapes import default_batch_size, encode_fixed, fixed_shapes, shape_key
 from ragpoison.rag.embedders.base import Embedder
 from ragpoison.rag.errors import InputError
 from ragpoison.rag.plugin import Params
@@ -53,38 +55,33 @@ def embedding_dimension(model: SentenceTransformer, field: str = "embedder.param
     return int(dimension)
 
 
-def encode_with(model: SentenceTransformer, texts: list[str], batch_size: int, numerics: Numerics,
+def encode_with(model: SentenceTransformer, texts: list[str], batch_size: int | None, numerics: Numerics,
                 normalize: bool = True) -> Vectors:
     """Embed texts with a loaded model in the resolved precision; float32 unit rows (raw rows if not ``normalize``).
 
-    On a GPU, worker threads tokenize ahead of the model (``_pipeline``); on a CPU they would only take cores
-    from the model, so sentence-transformers' own loop runs.
+    On a GPU, worker threads tokenize ahead of the model (``_pipeline``). On a CPU in reduced precision, texts
+    go in shapes fixed by each text alone (``_shapes``), so a vector does not depend on its batch; in float32
+    sentence-transformers' own loop runs. ``batch_size`` None takes ``_shapes.default_batch_size``.
     """
+    batch_size = batch_size or default_batch_size(numerics)
+    if not texts:
+        return np.zeros((0, embedding_dimension(model)), dtype=np.float32)
+    if fixed_shapes(numerics):
+        return encode_fixed(model, texts, batch_size, numerics, normalize=normalize)
     if numerics.device_type == "cuda":
         from ragpoison.rag.embedders._pipeline import encode_pipelined
 
         return encode_pipelined(model, texts, batch_size, numerics, normalize=normalize)
-    if numerics.precision == "float32":
-        vectors = model.encode(texts, batch_size=batch_size, normalize_embeddings=normalize, show_progress_bar=False,
-                               convert_to_numpy=True)
-        return np.ascontiguousarray(vectors, dtype=np.float32)
-    import torch
-
-    with numerics.autocast():
-        tensor = model.encode(texts, batch_size=batch_size, normalize_embeddings=False, show_progress_bar=False,
-                              convert_to_tensor=True)
-    # Normalised in float32: under autocast the pooled output may come back in the low precision.
-    tensor = tensor.detach().float().cpu()
-    if normalize:
-        tensor = torch.nn.functional.normalize(tensor, dim=-1)
-    return np.ascontiguousarray(tensor.numpy(), dtype=np.float32)
+    vectors = model.encode(texts, batch_size=batch_size, normalize_embeddings=normalize, show_progress_bar=False,
+                           convert_to_numpy=True)
+    return np.ascontiguousarray(vectors, dtype=np.float32)
 
 
 class SentenceTransformersParams(Params):
     """Parameters of the sentence-transformers embedder."""
 
     model: str | None = None
-    batch_size: int = 64
+    batch_size: int | None = Field(None, ge=1)
     cache: bool = True
     cache_dir: str | None = None
     device: str = "auto"
@@ -136,7 +133,13 @@ class SentenceTransformersEmbedder(Embedder):
     def identity(self) -> str:
         """Model directory name, a fingerprint of its files, and the precision and device type it runs in."""
         name = self.origin.hub_id.replace("/", "--") if self.origin.hub_id else self.model_path.name
-        return f"{name}@{model_fingerprint(self.model_path)}|{self.numerics.key}"
+        return (f"{name}@{model_fingerprint(self.model_path)}|{self.numerics.key}"
+                f"{shape_key(self.numerics, self.batch_size)}")
+
+    @property
+    def batch_size(self) -> int:
+        """Texts a batch: the configured ``batch_size``, else the default for this device and precision."""
+        return self.params.batch_size or default_batch_size(self.numerics)
 
     @property
     def source(self) -> str:
@@ -160,7 +163,7 @@ class SentenceTransformersEmbedder(Embedder):
         return EmbeddingCache(directory, self.identity, self.dim)
 
     def _encode_raw(self, texts: list[str]) -> Vectors:
-        return encode_with(self._model, texts, self.params.batch_size, self.numerics)
+        return encode_with(self._model, texts, self.batch_size, self.numerics)
 
     def remember(self, texts: list[str], vectors: Vectors) -> None:
         """Store precomputed passage vectors in the embedding cache under this model, precision and device type."""

@@ -44,11 +44,12 @@ def test_run_writes_summary_trials_and_manifest(tiny, tmp_path):
     assert manifest["embedder"]["identity"].startswith(f"{model_path.name}@")
     # the device and precision actually used, which `auto` settled on this machine
     from ragpoison.rag.embedders._numerics import resolve
+    from ragpoison.rag.embedders._shapes import default_batch_size, shape_key
 
     expected = resolve("auto", "auto")
     ran = manifest["embedder"]
     assert (ran["device"], ran["precision"]) == (expected.device, expected.precision)
-    assert ran["identity"].endswith(f"|{expected.key}")
+    assert ran["identity"].endswith(f"|{expected.key}{shape_key(expected, default_batch_size(expected))}")
     assert "poisonedrag-blackbox" in proc.stdout and "provenance" in proc.stdout
     again = tmp_path / "again"
     ragpoison("run", ROOT / "configs/quickstart.yaml", "--out", again, "--corpus", tiny["corpus"],

@@ -25,7 +25,9 @@ def test_identity_and_cache_key_on_the_precision_and_device_actually_used(tmp_pa
     embedder = SentenceTransformersEmbedder(SentenceTransformersEmbedder.Params(cache_dir=str(tmp_path)))
     numerics = embedder.numerics
     expected = "bfloat16" if accelerates_bfloat16(numerics.device_type) else "float32"
-    assert numerics.precision == expected and embedder.identity.endswith(f"|{expected}@{numerics.device_type}")
+    shapes = "|rows16x16" if expected == "bfloat16" and numerics.device_type == "cpu" else ""
+    assert numerics.precision == expected
+    assert embedder.identity.endswith(f"|{expected}@{numerics.device_type}{shapes}")
     explicit = SentenceTransformersEmbedder(SentenceTransformersEmbedder.Params(precision="float32",
                                                                                cache_dir=str(tmp_path)))
     assert explicit.identity.endswith("|float32@" + numerics.device_type)
@@ -77,3 +79,24 @@ def test_tokenizing_ahead_in_threads_gives_the_vectors_sentence_transformers_giv
     piped = encode_pipelined(embedder.model, texts, batch_size=2, numerics=Numerics("cpu", "float32"), threads=2)
     direct = embedder.model.encode(texts, batch_size=2, normalize_embeddings=True, convert_to_numpy=True)
     assert piped.shape == (5, 384) and np.allclose(piped, direct, atol=1e-6)
+
+
+def test_a_bfloat16_vector_on_the_cpu_does_not_depend_on_its_batch():
+    """Fixed shapes: the same text gives the same bits alone, beside others, in any order, in another call."""
+    from ragpoison.rag.embedders._shapes import BUCKET, plan
+
+    texts = ["naloxone reverses opioid overdose", "fomepizole treats methanol and ethylene glycol poisoning",
+             "levothyroxine replaces thyroid hormone in hypothyroidism", "atropine for organophosphate poisoning",
+             "vitamin K and four-factor prothrombin complex concentrate reverse warfarin in major bleeding; "
+             "fresh frozen plasma is the alternative where concentrate is unavailable", "insulin",
+             *[f"patient {i} received {i} mg of a drug" for i in range(20)]]
+    low = SentenceTransformersEmbedder(SentenceTransformersEmbedder.Params(precision="bfloat16", cache=False))
+    together = low.encode(texts)
+    apart = np.concatenate([low.encode(texts[:1]), low.encode(texts[1:5]), low.encode(texts[5:])])
+    reversed_ = low.encode(texts[::-1])[::-1]
+    assert np.array_equal(together, apart) and np.array_equal(together, reversed_)
+    lengths = np.array([3, 17, 16, 40, 1, 256, 250])
+    batches = plan(lengths, rows=2, limit=256)
+    assert sorted(i for _, members in batches for i in members) == list(range(7))
+    for length, members in batches:  # each text padded to its own bucket, never beside a longer one
+        assert len(members) <= 2 and all(-(-max(lengths[i], 1) // BUCKET) * BUCKET == length for i in members)
