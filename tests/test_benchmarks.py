@@ -31,3 +31,29 @@ def test_an_id_the_reference_never_returned_or_a_missing_question_is_real():
     result = compare_retrievals({"q1": ["a", "b", "z"], "q3": ["a"]}, REFERENCE, k=3)
     assert [r["key"] for r in result["real"]] == ["q1", "q3"]
     assert all(r["score_gap"] is None for r in result["real"])
+
+
+def test_scale_recall_counts_the_exact_ids_the_approximate_index_also_returned():
+    from benchmarks.scale import recall
+
+    exact = {"none|0|q1": ["a", "b", "c"], "attack|5|q1": ["p", "a", "b"], "none|0|q2": []}
+    assert recall(exact, exact) == 1.0
+    assert recall(exact, {"none|0|q1": ["a", "x", "c"], "attack|5|q1": ["p", "a", "b"]}) == 5 / 6
+    assert recall(exact, {}) == 0.0
+
+
+def test_the_synthetic_corpus_as_a_medrag_folder_holds_distinct_passages_in_chunk_files(tmp_path):
+    from ragpoison.corpora import bundled
+    from ragpoison.rag.loaders import load_corpus
+    from ragpoison.rag.streaming import open_corpus
+
+    from benchmarks.synthetic import write_synthetic_corpus
+
+    source = load_corpus(bundled()["corpus"])
+    folder = write_synthetic_corpus(bundled()["corpus"], len(source) + 250, seed=3, out=tmp_path, per_file=200)
+    files = sorted((folder / "chunk").glob("*.jsonl"))
+    assert [len(f.read_text().splitlines()) for f in files][:-1] == [200] * (len(files) - 1)
+    corpus = open_corpus(folder)
+    assert len(corpus) == len(source) + 250
+    assert len({(p["title"], p["text"]) for p in corpus.values()}) == len(corpus)
+    assert all(corpus[doc_id]["text"] == passage["text"] for doc_id, passage in source.items())
