@@ -26,10 +26,7 @@ def write_synthetic_corpus(source_corpus: Path, n_passages: int, seed: int, out:
     ids = list(corpus)
     seen = {(passage["title"], passage["text"]) for passage in corpus.values()}
     out.mkdir(parents=True, exist_ok=True)
-    if per_file:
-        (out / "chunk").mkdir(exist_ok=True)
-    sink = _Sink(out, per_file)
-    with sink:
+    with _Sink(out, per_file) as sink:
         for doc_id, passage in corpus.items():
             sink.write({"id": doc_id, "title": passage["title"], "content": passage["text"],
                         "source": passage["source"]})
@@ -55,6 +52,8 @@ class _Sink:
     def __init__(self, out: Path, per_file: int | None) -> None:
         self.out, self.per_file, self.lines = out, per_file, 0
         self.path = out / "synthetic.jsonl"
+        if per_file:
+            (out / "chunk").mkdir(exist_ok=True)
         self.handle = None if per_file else self.path.open("w", encoding="utf-8")
 
     def write(self, row: dict[str, str]) -> None:

@@ -79,12 +79,13 @@ def encode_fixed(model: SentenceTransformer, texts: list[str], rows: int, numeri
                  normalize: bool = True) -> Vectors:
     """Embed texts in batches of ``rows`` texts of one length bucket each; float32 rows (unit rows if ``normalize``)."""
     import torch
+    from ragpoison.rag.embedders.sentence_transformers import embedding_dimension
 
     tokenizer = model.tokenizer
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
     left = getattr(tokenizer, "padding_side", "right") == "left"
     limit = int(model.max_seq_length or tokenizer.model_max_length)
-    vectors: np.ndarray | None = None
+    vectors = np.empty((len(texts), embedding_dimension(model)), dtype=np.float32)
     model.eval()
     with torch.inference_mode(), numerics.autocast():
         for length, members in plan(_lengths(model, texts), rows, limit):
@@ -94,7 +95,5 @@ def encode_fixed(model: SentenceTransformer, texts: list[str], rows: int, numeri
             embedded = model(features)["sentence_embedding"][: len(members)].float()
             if normalize:
                 embedded = torch.nn.functional.normalize(embedded, p=2, dim=1)
-            if vectors is None:
-                vectors = np.empty((len(texts), embedded.shape[1]), dtype=np.float32)
             vectors[members] = embedded.numpy()
-    return vectors if vectors is not None else np.zeros((0, 0), dtype=np.float32)
+    return vectors
