@@ -2,25 +2,29 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from ragpoison.eval.config import ExperimentConfig
 from ragpoison.eval.stack import Inputs
 from ragpoison.eval.trial import Trial
+from ragpoison.poisoning.attacks.base import Poison
 
 from benchmarks.timing import Stopwatch
 
 
-def measure_floor(config: ExperimentConfig, inputs: Inputs, trials: list[Trial]) -> Stopwatch:
+def measure_floor(config: ExperimentConfig, inputs: Inputs, poisons: Sequence[Poison],
+                  trials: list[Trial]) -> Stopwatch:
     """Wall and CPU seconds of each unavoidable part of the sweep that produced ``trials``.
 
     The parts: loading the model, embedding the clean corpus once, embedding each distinct poisoned passage
     and each question once, raw FAISS searches (poison added to a flat index, searched as deep as the sweep searches,
     removed), and the reader (fitting its term weights, then answering every cell's contexts, each distinct
-    context sentence and option embedded once for its semantic support). Crafting the poison text is left out,
-    so the floor is, if anything, low. The model runs in the precision the sweep's embedder resolves to.
+    context sentence and option embedded once for its semantic support). Crafting the poison text is left out
+    (``poisons`` are the sweep's own, crafted beforehand), so the floor is, if anything, low. The model runs in
+    the precision the sweep's embedder resolves to.
     """
     import faiss
     import numpy as np
-    from ragpoison.eval.runner import conditions, craft
     from ragpoison.rag.embedders._numerics import resolve
     from ragpoison.rag.embedders.sentence_transformers import bundled_model_path, encode_with
     from ragpoison.rag.generators.base import ReaderInput
@@ -37,7 +41,6 @@ def measure_floor(config: ExperimentConfig, inputs: Inputs, trials: list[Trial])
         return encode_with(model, texts, None, numerics)
 
     vectors = parts.time("corpus_embedding", lambda: encode([passage_text(p) for p in inputs.corpus.values()]))
-    poisons = [craft(c, inputs, config.seed) for c in conditions(config)]
     # Each distinct poisoned passage once: the amounts share their first passages (N=6 holds N=5's).
     unique = {d: passage_text(p) for poison in poisons for d, p in poison.passages.items()}
     poison_texts = list(unique.values())

@@ -2,29 +2,35 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from ragpoison.eval.config import ExperimentConfig
 from ragpoison.eval.stack import Inputs
+from ragpoison.poisoning.attacks.base import Poison
 
 CellKey = tuple[str, int, str, str]  # (attack, poison_per_target, defense, qid)
 
 
-def run_langchain_rebuild(config: ExperimentConfig, inputs: Inputs,
+def run_langchain_rebuild(config: ExperimentConfig, inputs: Inputs, poisons: Sequence[Poison],
                           precision: str = "float32") -> dict[CellKey, list[tuple[str, float]]]:
     """Run every cell of ``config`` the hand-written way; return each question's undefended (id, score) hits.
 
-    For each cell (each poison condition, the clean one included because flip rates need clean answers,
-    read through each defense) it embeds the clean corpus plus that condition's poison into a new LangChain
-    FAISS store, searches it question by question, filters with the defense and reads with the same
-    extractive reader, which reads semantic support with the same model. The model is loaded inside, as a
-    script would. ``precision`` other than float32 runs the model under ``torch.autocast`` as our embedder does
-    (a from-scratch index at our precision, for comparing retrievals; a user's script would run float32).
+    ``poisons`` holds each condition's poison, in the order of ``conditions(config)``, crafted beforehand by
+    ragpoison's own stack, so that both pipelines index the same texts (a passage writer may choose its words
+    by the victim's embedder). Crafting is thus left out of this time while our sweep's time includes it: the
+    speedup is, if anything, low. For each cell (each poison condition, the clean one included because flip
+    rates need clean answers, read through each defense) it embeds the clean corpus plus that condition's
+    poison into a new LangChain FAISS store, searches it question by question, filters with the defense and
+    reads with the same extractive reader, which reads semantic support with the same model. The model is
+    loaded inside, as a script would. ``precision`` other than float32 runs the model as our embedder does (a
+    from-scratch index at our precision, for comparing retrievals; a user's script would run float32).
     """
     import numpy as np
     from langchain_community.vectorstores import FAISS
     from langchain_community.vectorstores.utils import DistanceStrategy
     from langchain_core.documents import Document
     from langchain_core.embeddings import Embeddings
-    from ragpoison.eval.runner import conditions, craft
+    from ragpoison.eval.runner import conditions
     from ragpoison.eval.stack import build_defense_chain
     from ragpoison.poisoning.defenses.base import Candidate, apply_chain
     from ragpoison.rag.embedders._numerics import Numerics
@@ -55,8 +61,7 @@ def run_langchain_rebuild(config: ExperimentConfig, inputs: Inputs,
     reader.use_embedder(embeddings)
     reader.fit(inputs.corpus)
     retrieved: dict[CellKey, list[tuple[str, float]]] = {}
-    for condition in conditions(config):
-        poison = craft(condition, inputs, config.seed)
+    for condition, poison in zip(conditions(config), poisons, strict=True):
         passages = {**inputs.corpus, **poison.passages}
         docs = [Document(page_content=passage_text(p), metadata={"id": d}) for d, p in passages.items()]
         for spec in config.defenses:

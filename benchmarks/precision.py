@@ -3,7 +3,8 @@
 Usage: python benchmarks/precision.py [--passages 2000] [--sample N] [--no-quickstart] --json FILE
 
 - ``embed_passages_per_s``: passages a second for each precision, the model alone (no cache), on the same
-  sample of the benchmark corpus (a seeded corpus generated from the bundled one), after a warm-up;
+  sample of the benchmark corpus (a seeded corpus generated from the bundled one), after a warm-up: the
+  median of three passes, alternating between the precisions;
 - ``embed_top5_agreement``: the share of the bundled questions whose top-5 passage ids (as a set) are the same
   under both precisions, over the benchmark corpus (``embed_top5_agreement_ordered``: the same list, in order);
 - ``quickstart_metric_change``: ``ragpoison run configs/quickstart.yaml`` in each precision; for every summary
@@ -32,6 +33,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+THROUGHPUT_SAMPLE = 512  # passages timed per pass: the corpus rate, beyond a partial batch per length bucket
 ANSWER_RATES = ("clean_accuracy", "accuracy_under_attack", "asr", "target_rate_clean", "flip_rate")
 RATE_COLUMNS = (*ANSWER_RATES, "poison_precision_at_k", "poison_recall_at_k", "poison_hit_rate", "defense_tpr",
                 "defense_fpr")
@@ -52,13 +54,24 @@ def _embedder(precision: str, cache: Path | None):
         precision=precision, cache=cache is not None, cache_dir=str(cache) if cache else None))
 
 
-def throughput(texts: list[str], precision: str) -> float:
-    """Passages a second for the bare model in one precision (the model warmed up first)."""
-    embedder = _embedder(precision, None)
-    embedder.encode(texts[:16])
-    started = time.perf_counter()
-    embedder.encode(texts)
-    return len(texts) / (time.perf_counter() - started)
+def throughputs(texts: list[str], precisions: tuple[str, ...], repeats: int = 3) -> dict[str, float]:
+    """Passages a second for the bare model in each precision: the median of ``repeats`` timed passes.
+
+    Each model first embeds the texts once untimed (in reduced precision each batch shape builds its kernels on
+    first use); the passes alternate between the precisions, so a drift in the machine's load falls on both.
+    """
+    import statistics
+
+    embedders = {precision: _embedder(precision, None) for precision in precisions}
+    for embedder in embedders.values():
+        embedder.encode(texts)
+    seconds: dict[str, list[float]] = {precision: [] for precision in precisions}
+    for _ in range(repeats):
+        for precision, embedder in embedders.items():
+            started = time.perf_counter()
+            embedder.encode(texts)
+            seconds[precision].append(time.perf_counter() - started)
+    return {precision: len(texts) / statistics.median(times) for precision, times in seconds.items()}
 
 
 def top5_agreement(corpus: dict, questions: list[str], precisions: tuple[str, str], cache: Path) -> tuple[float, float]:
@@ -116,8 +129,8 @@ def measure(n_passages: int, sample: int | None, quickstart: bool) -> dict:
         questions = [q.question for q in load_questions(bundled()["questions"]).values()]
         limit = sample if sample is not None else (len(corpus) if accelerated else 300)
         subset = dict(list(corpus.items())[:limit])
-        texts = [passage_text(p) for p in list(corpus.values())[: min(256, len(corpus))]]
-        rates = {precision: throughput(texts, precision) for precision in ("float32", fast)}
+        texts = [passage_text(p) for p in list(corpus.values())[: min(THROUGHPUT_SAMPLE, len(corpus))]]
+        rates = throughputs(texts, ("float32", fast))
         same_set, same_list = top5_agreement(subset, questions, ("float32", fast), tmp / "cache")
         report = {"fast_precision": fast, "fast_precision_accelerated": accelerated,
                   "embed_passages_per_s": {k: round(v, 1) for k, v in rates.items()},

@@ -5,12 +5,15 @@ from __future__ import annotations
 import random
 import re
 from abc import ABC, abstractmethod
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ragpoison.poisoning._contracts import TextGenerator
 from ragpoison.poisoning.attacks.base import AttackContext
 from ragpoison.rag.errors import InputError
 from ragpoison.rag.types import Question
+
+if TYPE_CHECKING:
+    from ragpoison.poisoning.attacks._register_writer import SentencePool
 
 _OPENERS = (
     "Recent clinical reviews are consistent on this point: the answer is {answer}.",
@@ -136,6 +139,7 @@ class RegisterWriter(PassageWriter):
         self.context = context
         self.depth = depth
         self._ranked: dict[str, list[str]] = {}
+        self._pools: dict[tuple[str, str, str], SentencePool] = {}
 
     def _top(self, question: Question) -> list[str]:
         if not self._ranked:
@@ -148,8 +152,11 @@ class RegisterWriter(PassageWriter):
         """One passage body asserting ``answer`` in the corpus's register (seeded by ``rng``)."""
         from ragpoison.poisoning.attacks._register_writer import ClinicalRegisterWriter, sentence_pool
 
-        corpus = self.context.corpus
-        pool = sentence_pool(question, answer, [(d, corpus[d]) for d in self._top(question)])
+        key = (question.qid, question.question, answer)  # the N passages of one target share their pool
+        if key not in self._pools:
+            corpus = self.context.corpus
+            self._pools[key] = sentence_pool(question, answer, [(d, corpus[d]) for d in self._top(question)])
+        pool = self._pools[key]
         writer = ClinicalRegisterWriter()
         return writer.draft(question, answer, pool, rng, echo=False, rotate=rng.randrange(self.depth)).text
 
