@@ -2,14 +2,20 @@
 
 Usage: python benchmarks/precision.py [--passages 2000] [--sample N] [--no-quickstart] --json FILE
 
-- ``embed_passages_per_s``: passages a second for each precision, the model alone (no cache), on the same
-  sample of the benchmark corpus (a seeded corpus generated from the bundled one), after a warm-up: the
-  median of three passes, alternating between the precisions;
+- ``embed_passages_per_s``: passages a second for each variant, the model alone (no cache), on the same
+  sample of the benchmark corpus (a seeded corpus generated from the bundled one), after an untimed first pass
+  (``embed_first_pass_s``: kernels built for each batch shape, and for ``+compiled`` the compilation): the
+  median of three passes, alternating between the variants. The variants are float32 and the fast precision,
+  each eager and compiled (``embedder.params.compile: true``);
+- ``embed_speedup``: the fastest fast-precision variant over the fastest float32 variant
+  (``embed_speedup_eager``: both eager, as ``compile: false``, the default, runs them);
 - ``embed_top5_agreement``: the share of the bundled questions whose top-5 passage ids (as a set) are the same
-  under both precisions, over the benchmark corpus (``embed_top5_agreement_ordered``: the same list, in order);
-- ``quickstart_metric_change``: ``ragpoison run configs/quickstart.yaml`` in each precision; for every summary
-  metric, the largest change over the cells, and ``quickstart_questions_changed``: in each cell, the largest
-  number of questions by which a rate moved (rate change times the cell's question count).
+  under the fast variant of ``embed_speedup`` as under float32 (eager), over the benchmark corpus
+  (``embed_top5_agreement_ordered``: the same list, in order; ``embed_top5_agreement_eager``: the eager fast
+  precision);
+- ``quickstart_metric_change``: ``ragpoison run configs/quickstart.yaml`` in each precision (the default,
+  eager); for every summary metric, the largest change over the cells, and ``quickstart_questions_changed``: in
+  each cell, the largest number of questions by which a rate moved (rate change times the cell's question count).
 
 The fast precision is what ``precision: auto`` picks on this machine, or bfloat16 where auto picks float32 (no
 bfloat16 units): it is then emulated, so slower, and ``fast_precision_accelerated`` says so. ``--sample``
@@ -47,47 +53,56 @@ def fast_precision() -> tuple[str, bool]:
     return ("bfloat16", False) if picked == "float32" else (picked, accelerates_bfloat16("cpu"))
 
 
-def _embedder(precision: str, cache: Path | None):
+COMPILED = "+compiled"  # a variant's suffix: embedder.params.compile: true
+
+
+def _embedder(variant: str, cache: Path | None):
+    """The bundled model's embedder in a variant: a precision, ``+compiled`` for ``compile: true``."""
     from ragpoison.rag.embedders.sentence_transformers import SentenceTransformersEmbedder
 
     return SentenceTransformersEmbedder(SentenceTransformersEmbedder.Params(
-        precision=precision, cache=cache is not None, cache_dir=str(cache) if cache else None))
+        precision=variant.removesuffix(COMPILED), compile=variant.endswith(COMPILED), cache=cache is not None,
+        cache_dir=str(cache) if cache else None))
 
 
-def throughputs(texts: list[str], precisions: tuple[str, ...], repeats: int = 3) -> dict[str, float]:
-    """Passages a second for the bare model in each precision: the median of ``repeats`` timed passes.
+def throughputs(texts: list[str], variants: tuple[str, ...], repeats: int = 3) -> tuple[dict, dict]:
+    """Passages a second for the bare model in each variant, and the seconds of each variant's first pass.
 
-    Each model first embeds the texts once untimed (in reduced precision each batch shape builds its kernels on
-    first use); the passes alternate between the precisions, so a drift in the machine's load falls on both.
+    The rate is the median of ``repeats`` timed passes. Each model first embeds the texts once untimed (in
+    reduced precision each batch shape builds its kernels on first use; a compiled model compiles); the passes
+    alternate between the variants, so a drift in the machine's load falls on all.
     """
     import statistics
 
-    embedders = {precision: _embedder(precision, None) for precision in precisions}
-    for embedder in embedders.values():
+    embedders = {variant: _embedder(variant, None) for variant in variants}
+    first = {}
+    for variant, embedder in embedders.items():
+        started = time.perf_counter()
         embedder.encode(texts)
-    seconds: dict[str, list[float]] = {precision: [] for precision in precisions}
+        first[variant] = time.perf_counter() - started
+    seconds: dict[str, list[float]] = {variant: [] for variant in variants}
     for _ in range(repeats):
-        for precision, embedder in embedders.items():
+        for variant, embedder in embedders.items():
             started = time.perf_counter()
             embedder.encode(texts)
-            seconds[precision].append(time.perf_counter() - started)
-    return {precision: len(texts) / statistics.median(times) for precision, times in seconds.items()}
+            seconds[variant].append(time.perf_counter() - started)
+    return {variant: len(texts) / statistics.median(times) for variant, times in seconds.items()}, first
 
 
-def top5_agreement(corpus: dict, questions: list[str], precisions: tuple[str, str], cache: Path) -> tuple[float, float]:
-    """Share of questions with the same top-5 ids (as a set, and in order) under two precisions."""
+def top5_agreement(corpus: dict, questions: list[str], variants: tuple[str, ...],
+                   cache: Path) -> list[tuple[float, float]]:
+    """Share of questions with the same top-5 ids (as a set, and in order) under each later variant as the first."""
     from ragpoison.rag.retrievers.base import passage_text
 
     ids = list(corpus)
     texts = [passage_text(corpus[d]) for d in ids]
     tops = []
-    for precision in precisions:
-        embedder = _embedder(precision, cache)
+    for variant in variants:
+        embedder = _embedder(variant, cache)
         scores = embedder.encode_queries(questions) @ embedder.encode(texts).T
         tops.append([tuple(ids[i] for i in np.argsort(-row, kind="stable")[:5]) for row in scores])
-    same_set = np.mean([set(a) == set(b) for a, b in zip(*tops, strict=True)])
-    same_list = np.mean([a == b for a, b in zip(*tops, strict=True)])
-    return float(same_set), float(same_list)
+    return [(float(np.mean([set(a) == set(b) for a, b in zip(tops[0], other, strict=True)])),
+             float(np.mean([a == b for a, b in zip(tops[0], other, strict=True)]))) for other in tops[1:]]
 
 
 def quickstart_change(precisions: tuple[str, str], folder: Path) -> dict:
@@ -130,12 +145,19 @@ def measure(n_passages: int, sample: int | None, quickstart: bool) -> dict:
         limit = sample if sample is not None else (len(corpus) if accelerated else 300)
         subset = dict(list(corpus.items())[:limit])
         texts = [passage_text(p) for p in list(corpus.values())[: min(THROUGHPUT_SAMPLE, len(corpus))]]
-        rates = throughputs(texts, ("float32", fast))
-        same_set, same_list = top5_agreement(subset, questions, ("float32", fast), tmp / "cache")
+        rates, first = throughputs(texts, ("float32", "float32" + COMPILED, fast, fast + COMPILED))
+        best_full = max(("float32", "float32" + COMPILED), key=rates.__getitem__)
+        best_fast = max((fast, fast + COMPILED), key=rates.__getitem__)
+        (same_set, same_list), (eager_set, _) = top5_agreement(subset, questions, ("float32", best_fast, fast),
+                                                                tmp / "cache")
         report = {"fast_precision": fast, "fast_precision_accelerated": accelerated,
                   "embed_passages_per_s": {k: round(v, 1) for k, v in rates.items()},
-                  "embed_speedup": round(rates[fast] / rates["float32"], 2),
+                  "embed_first_pass_s": {k: round(v, 1) for k, v in first.items()},
+                  "embed_speedup": round(rates[best_fast] / rates[best_full], 2),
+                  "embed_speedup_variants": [best_fast, best_full],
+                  "embed_speedup_eager": round(rates[fast] / rates["float32"], 2),
                   "embed_top5_agreement": same_set, "embed_top5_agreement_ordered": same_list,
+                  "embed_top5_agreement_eager": eager_set,
                   "embed_agreement_passages": len(subset), "embed_agreement_questions": len(questions)}
         if quickstart:
             change = quickstart_change(("float32", fast), tmp)

@@ -162,7 +162,7 @@ def print_table(report: dict) -> None:
             rows += [(f"  {key}.{part}", f"{seconds:.2f}", "") for part, seconds in value.items()]
             continue
         if isinstance(value, (list, tuple)):
-            shown = ", ".join(f"{v:.2f}" for v in value)
+            shown = ", ".join(f"{v:.2f}" if isinstance(v, float) else str(v) for v in value)
         else:
             shown = (f"{value:.0e}" if 0 < abs(value) < 0.01 else f"{value:.3f}") if isinstance(value, float) \
                 else str(value)

@@ -231,7 +231,8 @@ def embedder_provenance(config: ExperimentConfig, embedder: Embedder | None) -> 
     identity = embedder.identity if embedder is not None else ""
     source = embedder.source if embedder is not None else str(params.get("model") or "")
     numerics = embedder.numerics if embedder is not None else None
-    ran = {"device": numerics.device, "precision": numerics.precision} if numerics is not None else {}
+    ran = ({"device": numerics.device, "precision": numerics.precision, "compiled": numerics.compiled}
+           if numerics is not None else {})
     origin = embedder.origin_provenance() if embedder is not None else {}
     return {"kind": config.embedder.kind, "params": params, "identity": identity, "model_path": source, **ran,
             **origin}

@@ -4,12 +4,15 @@
 accelerates it (a CPU with AMX or AVX512-BF16, a CUDA GPU with bf16) and float32 elsewhere: on a CPU without
 those units bfloat16 is emulated and several times slower than float32, so ``auto`` never picks it there.
 Reduced precision runs the model under ``torch.autocast`` (matrix products in the low precision, norms and
-softmax in float32), and the vectors come back as float32.
+softmax in float32), and the vectors come back as float32. ``compile: true`` runs the model's forward pass
+compiled by ``torch.compile`` (inductor, weights frozen into the graph) on the CPU; see ``_compiled``.
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
+import shutil
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -30,6 +33,7 @@ class Numerics:
 
     device: str
     precision: str
+    compiled: bool = False
 
     @property
     def device_type(self) -> str:
@@ -38,8 +42,8 @@ class Numerics:
 
     @property
     def key(self) -> str:
-        """The part of an embedder's identity that changes its vectors: precision and device type."""
-        return f"{self.precision}@{self.device_type}"
+        """The part of an embedder's identity that changes its vectors: precision, device type, compilation."""
+        return f"{self.precision}@{self.device_type}{'+compiled' if self.compiled else ''}"
 
     @contextlib.contextmanager
     def autocast(self) -> Iterator[None]:
@@ -109,7 +113,20 @@ def resolve_precision(requested: str, device: str, field: str = "embedder.params
     return requested
 
 
-def resolve(device: str, precision: str, prefix: str = "embedder.params") -> Numerics:
-    """Both settings resolved and checked, naming the config key at fault."""
+def check_compile(device: str, field: str = "embedder.params.compile") -> None:
+    """``compile: true`` needs the CPU (the compiled path is the fixed-shape one) and a C++ compiler for inductor."""
+    if device.split(":", 1)[0] != "cpu":
+        raise InputError(f"compile is supported on the CPU only, not on {device} (set compile: false)", field=field)
+    compilers = [os.environ.get("CXX"), "g++", "clang++"]
+    if not any(shutil.which(name) for name in compilers if name):
+        raise InputError("compile: true needs a C++ compiler for torch.compile (g++ or clang++ on PATH, or $CXX)",
+                         field=field)
+
+
+def resolve(device: str, precision: str, prefix: str = "embedder.params", compiled: bool = False) -> Numerics:
+    """Every setting resolved and checked, naming the config key at fault."""
     resolved = resolve_device(device, f"{prefix}.device")
-    return Numerics(resolved, resolve_precision(precision, resolved, f"{prefix}.precision"))
+    numerics = Numerics(resolved, resolve_precision(precision, resolved, f"{prefix}.precision"), compiled)
+    if compiled:
+        check_compile(resolved, f"{prefix}.compile")
+    return numerics

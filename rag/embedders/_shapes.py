@@ -9,7 +9,8 @@ maximum length) and embedded in a batch of exactly ``rows`` texts of that bucket
 copies of its first text whose outputs are dropped. Every layer treats the rows of a batch apart (attention stays
 within one text), so with the shapes fixed by the text alone its vector is the same in any call.
 
-float32 keeps sentence-transformers' own loop: there the batch moves scores by about 1e-7.
+float32 keeps sentence-transformers' own loop (there the batch moves scores by about 1e-7), except compiled
+(``_compiled``), which always runs in these fixed shapes.
 """
 
 from __future__ import annotations
@@ -30,8 +31,8 @@ PROBE_CHUNK = 1024  # texts tokenized at once to learn their lengths
 
 
 def fixed_shapes(numerics: Numerics) -> bool:
-    """Whether this device and precision embed in fixed shapes (reduced precision on the CPU)."""
-    return numerics.device_type == "cpu" and numerics.precision != "float32"
+    """Whether this device and precision embed in fixed shapes (reduced precision or compiled, on the CPU)."""
+    return numerics.device_type == "cpu" and (numerics.precision != "float32" or numerics.compiled)
 
 
 def default_batch_size(numerics: Numerics) -> int:
@@ -79,6 +80,7 @@ def encode_fixed(model: SentenceTransformer, texts: list[str], rows: int, numeri
                  normalize: bool = True) -> Vectors:
     """Embed texts in batches of ``rows`` texts of one length bucket each; float32 rows (unit rows if ``normalize``)."""
     import torch
+    from ragpoison.rag.embedders._compiled import forward_of
     from ragpoison.rag.embedders.sentence_transformers import embedding_dimension
 
     tokenizer = model.tokenizer
@@ -87,12 +89,13 @@ def encode_fixed(model: SentenceTransformer, texts: list[str], rows: int, numeri
     limit = int(model.max_seq_length or tokenizer.model_max_length)
     vectors = np.empty((len(texts), embedding_dimension(model)), dtype=np.float32)
     model.eval()
+    forward = forward_of(model, numerics)
     with torch.inference_mode(), numerics.autocast():
         for length, members in plan(_lengths(model, texts), rows, limit):
             batch = [texts[i] for i in members]
             batch += [batch[0]] * (rows - len(batch))
             features = _pad(model.preprocess(batch), length, pad_id, left)
-            embedded = model(features)["sentence_embedding"][: len(members)].float()
+            embedded = forward(features)["sentence_embedding"][: len(members)].float()
             if normalize:
                 embedded = torch.nn.functional.normalize(embedded, p=2, dim=1)
             vectors[members] = embedded.numpy()

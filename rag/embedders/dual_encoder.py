@@ -43,6 +43,7 @@ class DualEncoderParams(Params):
     cache_dir: str | None = None
     device: str = "auto"
     precision: Precision = "auto"
+    compile: bool = False  # the forward passes compiled by torch.compile, on the CPU (_compiled)
 
 
 def _model_dir(value: str, field: str) -> Path:
@@ -112,7 +113,7 @@ class DualEncoderEmbedder(Embedder):
     @cached_property
     def numerics(self) -> Numerics:
         """The resolved device and precision (``auto`` settled against this machine's hardware)."""
-        return resolve(self.params.device, self.params.precision)
+        return resolve(self.params.device, self.params.precision, compiled=self.params.compile)
 
     @cached_property
     def identity(self) -> str:

@@ -48,7 +48,7 @@ def test_run_writes_summary_trials_and_manifest(tiny, tmp_path):
 
     expected = resolve("auto", "auto")
     ran = manifest["embedder"]
-    assert (ran["device"], ran["precision"]) == (expected.device, expected.precision)
+    assert (ran["device"], ran["precision"], ran["compiled"]) == (expected.device, expected.precision, False)
     assert ran["identity"].endswith(f"|{expected.key}{shape_key(expected, default_batch_size(expected))}")
     assert "poisonedrag-blackbox" in proc.stdout and "provenance" in proc.stdout
     again = tmp_path / "again"

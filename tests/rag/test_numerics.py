@@ -1,3 +1,4 @@
+import os
 import subprocess
 import sys
 
@@ -100,3 +101,46 @@ def test_a_bfloat16_vector_on_the_cpu_does_not_depend_on_its_batch():
     assert sorted(i for _, members in batches for i in members) == list(range(7))
     for length, members in batches:  # each text padded to its own bucket, never beside a longer one
         assert len(members) <= 2 and all(-(-max(lengths[i], 1) // BUCKET) * BUCKET == length for i in members)
+
+
+def test_a_compiled_model_gives_vectors_that_depend_on_the_text_alone_and_leaves_the_model_as_loaded():
+    """compile: true runs the forward pass through torch.compile in fixed shapes; a separate identity and cache."""
+    texts = ["naloxone reverses opioid overdose", "fomepizole treats methanol and ethylene glycol poisoning",
+             "vitamin K and four-factor prothrombin complex concentrate reverse warfarin in major bleeding",
+             *[f"patient {i} received {i} mg of a drug" for i in range(18)]]
+    compiled = SentenceTransformersEmbedder(SentenceTransformersEmbedder.Params(precision="bfloat16", compile=True,
+                                                                               cache=False))
+    eager = SentenceTransformersEmbedder(SentenceTransformersEmbedder.Params(precision="bfloat16", cache=False))
+    full = SentenceTransformersEmbedder(SentenceTransformersEmbedder.Params(precision="float32", cache=False))
+    assert compiled.identity.endswith("|bfloat16@cpu+compiled|rows16x16") and compiled.identity != eager.identity
+    names = [name for name, _ in compiled.model.named_modules()]
+    together = compiled.encode(texts)
+    apart = np.concatenate([compiled.encode(texts[:1]), compiled.encode(texts[1:3]), compiled.encode(texts[3:])])
+    assert np.array_equal(together, apart) and np.array_equal(together, compiled.encode(texts[::-1])[::-1])
+    assert (together * full.encode(texts)).sum(axis=1).min() > 0.999
+    assert [name for name, _ in compiled.model.named_modules()] == names  # the compiled pass is kept beside it
+    assert all(p.requires_grad for p in compiled.model.parameters())  # white-box attacks still take gradients
+
+
+def test_compile_is_refused_where_it_cannot_run(monkeypatch):
+    from ragpoison.rag.embedders import _numerics
+
+    with pytest.raises(InputError, match=r"field 'embedder.params.compile': compile is supported on the CPU only"):
+        _numerics.check_compile("cuda:0")
+    monkeypatch.delenv("CXX", raising=False)
+    monkeypatch.setattr(_numerics.shutil, "which", lambda name: None)
+    with pytest.raises(InputError, match=r"field 'embedder.params.compile': compile: true needs a C\+\+ compiler"):
+        _numerics.resolve("cpu", "auto", compiled=True)
+    assert _numerics.resolve("cpu", "auto").compiled is False  # not asked for: no compiler needed
+
+
+def test_compile_without_a_cxx_compiler_exits_2_with_one_line(tmp_path):
+    env = {key: value for key, value in os.environ.items() if key != "CXX"}
+    env["PATH"] = str(tmp_path)  # no g++ or clang++ to be found
+    done = subprocess.run([sys.executable, "-m", "ragpoison", "run", "configs/quickstart.yaml", "--out",
+                           str(tmp_path / "out"), "--no-progress", "--set", "embedder.params.compile=true"],
+                          capture_output=True, text=True, env=env)
+    assert done.returncode == 2, done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and "field 'embedder.params.compile': compile: true needs a C++ compiler" in lines[0]
+    assert not (tmp_path / "out").exists()
