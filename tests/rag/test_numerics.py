@@ -1,4 +1,5 @@
 import os
+import shutil
 import subprocess
 import sys
 
@@ -103,6 +104,7 @@ def test_a_bfloat16_vector_on_the_cpu_does_not_depend_on_its_batch():
         assert len(members) <= 2 and all(-(-max(lengths[i], 1) // BUCKET) * BUCKET == length for i in members)
 
 
+@pytest.mark.skipif(not any(shutil.which(c) for c in ("g++", "clang++")), reason="no C++ compiler for inductor")
 def test_a_compiled_model_gives_vectors_that_depend_on_the_text_alone_and_leaves_the_model_as_loaded():
     """compile: true runs the forward pass through torch.compile in fixed shapes; a separate identity and cache."""
     texts = ["naloxone reverses opioid overdose", "fomepizole treats methanol and ethylene glycol poisoning",
