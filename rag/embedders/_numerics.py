@@ -113,12 +113,16 @@ def resolve_precision(requested: str, device: str, field: str = "embedder.params
     return requested
 
 
+def has_cxx_compiler() -> bool:
+    """Whether inductor can find a C++ compiler: ``$CXX``, ``g++`` or ``clang++`` on ``PATH``."""
+    return any(shutil.which(name) for name in (os.environ.get("CXX"), "g++", "clang++") if name)
+
+
 def check_compile(device: str, field: str = "embedder.params.compile") -> None:
     """``compile: true`` needs the CPU (the compiled path is the fixed-shape one) and a C++ compiler for inductor."""
     if device.split(":", 1)[0] != "cpu":
         raise InputError(f"compile is supported on the CPU only, not on {device} (set compile: false)", field=field)
-    compilers = [os.environ.get("CXX"), "g++", "clang++"]
-    if not any(shutil.which(name) for name in compilers if name):
+    if not has_cxx_compiler():
         raise InputError("compile: true needs a C++ compiler for torch.compile (g++ or clang++ on PATH, or $CXX)",
                          field=field)
 

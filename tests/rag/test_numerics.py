@@ -1,11 +1,16 @@
 import os
-import shutil
 import subprocess
 import sys
 
 import numpy as np
 import pytest
-from ragpoison.rag.embedders._numerics import CPU_BF16_FLAGS, accelerates_bfloat16, cpu_flags, resolve_precision
+from ragpoison.rag.embedders._numerics import (
+    CPU_BF16_FLAGS,
+    accelerates_bfloat16,
+    cpu_flags,
+    has_cxx_compiler,
+    resolve_precision,
+)
 from ragpoison.rag.embedders.sentence_transformers import SentenceTransformersEmbedder
 from ragpoison.rag.errors import InputError
 
@@ -104,7 +109,7 @@ def test_a_bfloat16_vector_on_the_cpu_does_not_depend_on_its_batch():
         assert len(members) <= 2 and all(-(-max(lengths[i], 1) // BUCKET) * BUCKET == length for i in members)
 
 
-@pytest.mark.skipif(not any(shutil.which(c) for c in ("g++", "clang++")), reason="no C++ compiler for inductor")
+@pytest.mark.skipif(not has_cxx_compiler(), reason="no C++ compiler for inductor")
 def test_a_compiled_model_gives_vectors_that_depend_on_the_text_alone_and_leaves_the_model_as_loaded():
     """compile: true runs the forward pass through torch.compile in fixed shapes; a separate identity and cache."""
     texts = ["naloxone reverses opioid overdose", "fomepizole treats methanol and ethylene glycol poisoning",
